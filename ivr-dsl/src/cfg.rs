@@ -1,0 +1,437 @@
+//! The control-flow graph of a script: the path checks and `ivr graph` both read it.
+//!
+//! Each statement becomes a node. An input state (`menu`, `collect`, `record`) becomes two: its
+//! entry (counters reset, prompts queued) and its wait (where caller events arrive). Handler
+//! bodies from `defaults` are built once per input state, because `repeat` in them means "this
+//! state". Edges carry a label and whether the caller's input drives them (a key press, digits, a
+//! recording): loops made only of undriven edges can spin without the caller.
+
+use crate::ast::{Event, Ident, Stmt, StmtKind};
+use std::collections::HashMap;
+
+/// Index of a node.
+pub type NodeId = usize;
+
+/// Why control moves along an edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
+    /// To the next statement.
+    Next,
+    /// A menu key.
+    Press(char),
+    /// A counted or backend event.
+    Event(Event, u64),
+    /// `after N attempts`.
+    After(u64),
+    /// Condition true.
+    Then,
+    /// Condition false.
+    Otherwise,
+    /// `goto`.
+    Goto,
+    /// `repeat` (or a handler that ends without a jump).
+    Repeat,
+    /// Input collected, request succeeded.
+    Success,
+    /// `run`: into the subflow (for reachability only).
+    Call,
+}
+
+/// An edge.
+#[derive(Clone, Copy, Debug)]
+pub struct Edge {
+    /// Target.
+    pub to: NodeId,
+    /// Why.
+    pub label: Label,
+    /// Whether the caller's input drives it.
+    pub driven: bool,
+}
+
+/// What a node stands for.
+#[derive(Clone, Copy, Debug)]
+pub enum NodeKind<'a> {
+    /// Start of flow `i`.
+    FlowEntry(usize),
+    /// Falling off the end of flow `i`.
+    FlowEnd(usize),
+    /// The call is over (hangup, transfer, return, or an unresolved jump).
+    Exit,
+    /// A statement (for input states: the entry).
+    Stmt(&'a Stmt),
+    /// An input state waiting for the caller.
+    Wait(&'a Stmt),
+    /// A variable assigned by the statement before (collect, record, submit, lookup, run).
+    Assign(&'a Ident),
+}
+
+/// A node.
+#[derive(Clone, Debug)]
+pub struct Node<'a> {
+    /// What it is.
+    pub kind: NodeKind<'a>,
+    /// Flow it belongs to.
+    pub flow: usize,
+    /// Outgoing edges.
+    pub edges: Vec<Edge>,
+    /// Built from a `defaults` handler.
+    pub from_defaults: bool,
+}
+
+/// A flow.
+#[derive(Clone, Debug)]
+pub struct FlowInfo<'a> {
+    /// Its statement.
+    pub stmt: &'a Stmt,
+    /// Its name.
+    pub name: &'a Ident,
+    /// Entry node.
+    pub entry: NodeId,
+    /// End node (reached only by falling off).
+    pub end: NodeId,
+    /// Steps by key.
+    pub steps: HashMap<String, NodeId>,
+}
+
+/// The graph.
+#[derive(Clone, Debug)]
+pub struct Cfg<'a> {
+    /// Nodes.
+    pub nodes: Vec<Node<'a>>,
+    /// Flows in script order; the first is the entry.
+    pub flows: Vec<FlowInfo<'a>>,
+    /// The exit node.
+    pub exit: NodeId,
+    /// Wait node → entry node, and whether the state has an attempt cap.
+    pub states: HashMap<NodeId, (NodeId, bool)>,
+    /// First node built for each statement (by address).
+    pub stmt_node: HashMap<*const Stmt, NodeId>,
+}
+
+struct Builder<'a> {
+    cfg: Cfg<'a>,
+    flow_keys: HashMap<String, usize>,
+    defaults: &'a [Stmt],
+    in_defaults: bool,
+}
+
+impl<'a> Cfg<'a> {
+    /// Builds the graph of a script.
+    pub fn build(script: &'a crate::ast::Script) -> Cfg<'a> {
+        let defaults = script
+            .stmts
+            .iter()
+            .find(|s| matches!(s.kind, StmtKind::Defaults))
+            .map_or(&[][..], |s| s.body.as_slice());
+        let mut b = Builder {
+            cfg: Cfg {
+                nodes: Vec::new(),
+                flows: Vec::new(),
+                exit: 0,
+                states: HashMap::new(),
+                stmt_node: HashMap::new(),
+            },
+            flow_keys: HashMap::new(),
+            defaults,
+            in_defaults: false,
+        };
+        b.cfg.exit = b.node(NodeKind::Exit, usize::MAX);
+        for s in &script.stmts {
+            if let StmtKind::Flow { name, .. } = &s.kind {
+                let i = b.cfg.flows.len();
+                let entry = b.node(NodeKind::FlowEntry(i), i);
+                let end = b.node(NodeKind::FlowEnd(i), i);
+                let mut steps = HashMap::new();
+                for c in &s.body {
+                    if let StmtKind::Step(n) = &c.kind {
+                        let id = b.node(NodeKind::Stmt(c), i);
+                        b.cfg.stmt_node.insert(c as *const Stmt, id);
+                        steps.entry(n.key.clone()).or_insert(id);
+                    }
+                }
+                b.flow_keys.entry(name.key.clone()).or_insert(i);
+                b.cfg.flows.push(FlowInfo {
+                    stmt: s,
+                    name,
+                    entry,
+                    end,
+                    steps,
+                });
+            }
+        }
+        for i in 0..b.cfg.flows.len() {
+            let f = b.cfg.flows[i].clone();
+            let first = b.block(&f.stmt.body, f.end, i, None);
+            b.edge(f.entry, first, Label::Next, false);
+        }
+        b.cfg
+    }
+
+    /// Nodes reachable from `from` (all edges).
+    pub fn reachable(&self, from: &[NodeId], follow: impl Fn(&Node, &Edge) -> bool) -> Vec<bool> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeId> = from.to_vec();
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut seen[n], true) {
+                continue;
+            }
+            for e in &self.nodes[n].edges {
+                if !seen[e.to] && follow(&self.nodes[n], e) {
+                    stack.push(e.to);
+                }
+            }
+        }
+        seen
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn node(&mut self, kind: NodeKind<'a>, flow: usize) -> NodeId {
+        self.cfg.nodes.push(Node {
+            kind,
+            flow,
+            edges: Vec::new(),
+            from_defaults: self.in_defaults,
+        });
+        self.cfg.nodes.len() - 1
+    }
+
+    fn stmt_node(&mut self, s: &'a Stmt, flow: usize) -> NodeId {
+        let id = self.node(NodeKind::Stmt(s), flow);
+        self.cfg.stmt_node.entry(s as *const Stmt).or_insert(id);
+        id
+    }
+
+    fn edge(&mut self, from: NodeId, to: NodeId, label: Label, driven: bool) {
+        self.cfg.nodes[from].edges.push(Edge { to, label, driven });
+    }
+
+    /// Builds a block; returns its first node (or `cont` if empty). `state` is the wait node
+    /// that `repeat` returns to.
+    fn block(
+        &mut self,
+        stmts: &'a [Stmt],
+        cont: NodeId,
+        flow: usize,
+        state: Option<NodeId>,
+    ) -> NodeId {
+        // Group `if` chains.
+        let mut units: Vec<&'a [Stmt]> = Vec::new();
+        let mut i = 0;
+        while i < stmts.len() {
+            let mut j = i + 1;
+            if matches!(stmts[i].kind, StmtKind::If(_)) {
+                while j < stmts.len()
+                    && matches!(stmts[j].kind, StmtKind::ElseIf(_) | StmtKind::Else)
+                {
+                    j += 1;
+                }
+            }
+            units.push(&stmts[i..j]);
+            i = j;
+        }
+        let mut next = cont;
+        for unit in units.into_iter().rev() {
+            next = if unit.len() > 1 || matches!(unit[0].kind, StmtKind::If(_)) {
+                self.if_chain(unit, next, flow, state)
+            } else {
+                self.stmt(&unit[0], next, flow, state)
+            };
+        }
+        next
+    }
+
+    fn if_chain(
+        &mut self,
+        unit: &'a [Stmt],
+        cont: NodeId,
+        flow: usize,
+        state: Option<NodeId>,
+    ) -> NodeId {
+        let mut otherwise = cont;
+        for s in unit.iter().rev() {
+            let body = self.block(&s.body, cont, flow, state);
+            if matches!(s.kind, StmtKind::Else) {
+                otherwise = body;
+                continue;
+            }
+            let n = self.stmt_node(s, flow);
+            self.edge(n, body, Label::Then, false);
+            self.edge(n, otherwise, Label::Otherwise, false);
+            otherwise = n;
+        }
+        otherwise
+    }
+
+    fn assign(&mut self, var: &'a Ident, cont: NodeId, flow: usize) -> NodeId {
+        let a = self.node(NodeKind::Assign(var), flow);
+        self.edge(a, cont, Label::Next, false);
+        a
+    }
+
+    fn stmt(&mut self, s: &'a Stmt, cont: NodeId, flow: usize, state: Option<NodeId>) -> NodeId {
+        let exit = self.cfg.exit;
+        match &s.kind {
+            StmtKind::Step(_) => {
+                let n = match self.cfg.stmt_node.get(&(s as *const Stmt)) {
+                    Some(&id) => id,
+                    None => self.stmt_node(s, flow),
+                };
+                let body = self.block(&s.body, cont, flow, state);
+                self.edge(n, body, Label::Next, false);
+                n
+            }
+            StmtKind::Goto(t) => {
+                let n = self.stmt_node(s, flow);
+                let target = self
+                    .cfg
+                    .flows
+                    .get(flow)
+                    .and_then(|f| f.steps.get(&t.key).copied())
+                    .or_else(|| self.flow_keys.get(&t.key).map(|&i| self.cfg.flows[i].entry))
+                    .unwrap_or(exit);
+                self.edge(n, target, Label::Goto, false);
+                n
+            }
+            StmtKind::Hangup | StmtKind::Return(_) => {
+                let n = self.stmt_node(s, flow);
+                self.edge(n, exit, Label::Next, false);
+                n
+            }
+            StmtKind::Repeat => {
+                let n = self.stmt_node(s, flow);
+                self.edge(n, state.unwrap_or(exit), Label::Repeat, false);
+                n
+            }
+            StmtKind::Transfer { .. } => {
+                let n = self.stmt_node(s, flow);
+                self.edge(n, exit, Label::Success, false);
+                for h in &s.body {
+                    if let StmtKind::On { event, .. } = h.kind {
+                        let b = self.block(&h.body, cont, flow, None);
+                        self.edge(n, b, Label::Event(event, 1), false);
+                    }
+                }
+                n
+            }
+            StmtKind::Submit { into, .. } | StmtKind::Lookup { into, .. } => {
+                let n = self.stmt_node(s, flow);
+                let a = self.assign(into, cont, flow);
+                self.edge(n, a, Label::Success, false);
+                let mut failure_handled = false;
+                for h in &s.body {
+                    if let StmtKind::On { event, .. } = h.kind {
+                        failure_handled |= event == Event::Failure;
+                        let b = self.block(&h.body, cont, flow, None);
+                        self.edge(n, b, Label::Event(event, 1), false);
+                    }
+                }
+                if !failure_handled {
+                    self.edge(n, cont, Label::Event(Event::Failure, 1), false);
+                }
+                n
+            }
+            StmtKind::Run {
+                flow: target, into, ..
+            } => {
+                let n = self.stmt_node(s, flow);
+                let after = match into {
+                    Some(v) => self.assign(v, cont, flow),
+                    None => cont,
+                };
+                self.edge(n, after, Label::Next, false);
+                if let Some(&i) = self.flow_keys.get(&target.key) {
+                    let e = self.cfg.flows[i].entry;
+                    self.edge(n, e, Label::Call, false);
+                }
+                n
+            }
+            StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => {
+                self.input_state(s, cont, flow)
+            }
+            _ => {
+                let n = self.stmt_node(s, flow);
+                self.edge(n, cont, Label::Next, false);
+                n
+            }
+        }
+    }
+
+    fn input_state(&mut self, s: &'a Stmt, cont: NodeId, flow: usize) -> NodeId {
+        let entry = self.stmt_node(s, flow);
+        let wait = self.node(NodeKind::Wait(s), flow);
+        self.edge(entry, wait, Label::Next, false);
+        match &s.kind {
+            StmtKind::Collect { var, .. } | StmtKind::Record { var, .. } => {
+                let a = self.assign(var, cont, flow);
+                self.edge(wait, a, Label::Success, true);
+            }
+            _ => {}
+        }
+        for c in &s.body {
+            if let StmtKind::Press(k) = &c.kind {
+                let b = self.block(&c.body, cont, flow, Some(wait));
+                self.edge(wait, b, Label::Press(k.key), true);
+            }
+        }
+        let handlers = |body: &'a [Stmt]| {
+            body.iter().filter(|h| {
+                matches!(
+                    h.kind,
+                    StmtKind::On {
+                        event: Event::Noinput | Event::Nomatch,
+                        ..
+                    } | StmtKind::AfterAttempts(_)
+                )
+            })
+        };
+        let local: Vec<&'a Stmt> = handlers(&s.body).collect();
+        let key = |h: &Stmt| match &h.kind {
+            StmtKind::On { event, count } => (Some(*event), count.map_or(1, |c| c.value)),
+            StmtKind::AfterAttempts(n) => (None, n.value),
+            _ => (None, 0),
+        };
+        let local_after = local.iter().any(|h| key(h).0.is_none());
+        let inherited: Vec<&'a Stmt> = handlers(self.defaults)
+            .filter(|d| {
+                let (e, n) = key(d);
+                match e {
+                    None => !local_after,
+                    Some(_) => !local.iter().any(|l| key(l) == (e, n)),
+                }
+            })
+            .collect();
+        let mut seen_event = [false, false];
+        let mut capped = false;
+        for (h, from_defaults) in local
+            .iter()
+            .map(|h| (*h, false))
+            .chain(inherited.iter().map(|h| (*h, true)))
+        {
+            let saved = self.in_defaults;
+            self.in_defaults |= from_defaults;
+            let (event, n) = key(h);
+            match event {
+                Some(e) => {
+                    seen_event[usize::from(e == Event::Nomatch)] = true;
+                    let b = self.block(&h.body, wait, flow, Some(wait));
+                    self.edge(wait, b, Label::Event(e, n), e == Event::Nomatch);
+                }
+                None => {
+                    capped = true;
+                    let b = self.block(&h.body, cont, flow, None);
+                    self.edge(wait, b, Label::After(n), false);
+                }
+            }
+            self.in_defaults = saved;
+        }
+        if !seen_event[0] {
+            self.edge(wait, wait, Label::Event(Event::Noinput, 1), false);
+        }
+        if !seen_event[1] {
+            self.edge(wait, wait, Label::Event(Event::Nomatch, 1), true);
+        }
+        self.cfg.states.insert(wait, (entry, capped));
+        entry
+    }
+}

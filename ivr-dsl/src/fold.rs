@@ -1,0 +1,188 @@
+//! Text folding: how keywords and names are compared (LANGUAGE.md rules 5 and 6).
+
+use unicode_normalization::{UnicodeNormalization, is_nfkc_quick};
+
+/// Arabic tatweel (kashida), a stretching mark with no meaning.
+pub const TATWEEL: char = '\u{0640}';
+
+/// Whether `c` is an Arabic vowel mark (haraka, tanween, shadda, sukun, superscript alef...).
+pub fn is_haraka(c: char) -> bool {
+    matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}')
+}
+
+/// Folds a word for keyword matching: NFKC, lowercase Latin, drop tatweel and harakat,
+/// أ إ آ ٱ → ا, ى → ي, ة → ه, Persian ی ک → ي ك.
+pub fn fold_keyword(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(word.len());
+    let mut push = |c: char| {
+        if c == TATWEEL || is_haraka(c) {
+            return;
+        }
+        let c = match c {
+            'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
+            'ى' | 'ی' => 'ي',
+            'ة' => 'ه',
+            'ک' => 'ك',
+            c => c,
+        };
+        out.extend(c.to_lowercase());
+    };
+    if is_nfkc_quick(word.chars()) == unicode_normalization::IsNormalized::Yes {
+        word.chars().for_each(&mut push);
+    } else {
+        word.nfkc().for_each(&mut push);
+    }
+    out
+}
+
+/// The identity of a name: NFKC with tatweel and harakat dropped. Two names are the same name
+/// exactly when their keys are equal; hamza, alef maqsura and ta marbuta still count.
+pub fn name_key(name: &str) -> String {
+    name.nfkc()
+        .filter(|&c| c != TATWEEL && !is_haraka(c))
+        .collect()
+}
+
+/// A name's loose form: its key folded like a keyword. Names whose loose forms are equal but whose
+/// keys differ (`على` and `علي`) are never merged; the checker points out the near miss.
+pub fn loose_key(name: &str) -> String {
+    fold_keyword(&name_key(name))
+}
+
+/// The writing system of a letter, as far as names care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Script {
+    /// Arabic letters.
+    Arabic,
+    /// Latin letters.
+    Latin,
+    /// Any other script.
+    Other,
+}
+
+/// The script of a letter, or `None` for characters that belong to no script (digits,
+/// underscore, combining marks, tatweel).
+pub fn script_of(c: char) -> Option<Script> {
+    use unicode_script::{Script as S, UnicodeScript};
+    if c.is_ascii_alphabetic() {
+        return Some(Script::Latin);
+    }
+    if c.is_ascii() {
+        return None;
+    }
+    match c.script() {
+        S::Arabic => {
+            if c == TATWEEL || is_haraka(c) || digit_value(c).is_some() {
+                None
+            } else {
+                Some(Script::Arabic)
+            }
+        }
+        S::Latin => Some(Script::Latin),
+        S::Common | S::Inherited | S::Unknown => None,
+        _ => Some(Script::Other),
+    }
+}
+
+/// A digit family (LANGUAGE.md rule 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DigitFamily {
+    /// 0–9.
+    #[default]
+    Ascii,
+    /// ٠–٩ (U+0660–U+0669).
+    ArabicIndic,
+    /// ۰–۹ (U+06F0–U+06F9).
+    Extended,
+}
+
+impl DigitFamily {
+    /// The digit `d` (0–9) in this family.
+    pub fn digit(self, d: u32) -> char {
+        let base = match self {
+            DigitFamily::Ascii => 0x30,
+            DigitFamily::ArabicIndic => 0x660,
+            DigitFamily::Extended => 0x6F0,
+        };
+        char::from_u32(base + d.min(9)).unwrap_or('0')
+    }
+
+    /// Writes `n` in this family, zero-padded to `width` digits.
+    pub fn write(self, n: u64, width: usize) -> String {
+        let s = format!("{n:0width$}");
+        s.chars()
+            .map(|c| self.digit(c.to_digit(10).unwrap_or(0)))
+            .collect()
+    }
+}
+
+/// The value and family of a digit character.
+pub fn digit_value(c: char) -> Option<(u32, DigitFamily)> {
+    match c {
+        '0'..='9' => Some((c as u32 - 0x30, DigitFamily::Ascii)),
+        '\u{0660}'..='\u{0669}' => Some((c as u32 - 0x660, DigitFamily::ArabicIndic)),
+        '\u{06F0}'..='\u{06F9}' => Some((c as u32 - 0x6F0, DigitFamily::Extended)),
+        _ => None,
+    }
+}
+
+/// Levenshtein distance on characters.
+pub fn distance(a: &str, b: &str) -> usize {
+    strsim::levenshtein(a, b)
+}
+
+/// The candidates close to `word` (by loose form, then by edit distance), best first, at most 3.
+pub fn suggestions<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let loose = loose_key(word);
+    let limit = (word.chars().count() / 3).clamp(1, 3);
+    let mut scored: Vec<(usize, &'a str)> = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let d = distance(&loose, &loose_key(c));
+            (d <= limit).then_some((d, c))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hamza_forms_fold_to_one_keyword() {
+        assert_eq!(fold_keyword("إذا"), fold_keyword("اذا"));
+        assert_eq!(fold_keyword("إذَا"), fold_keyword("اذا"));
+        assert_eq!(fold_keyword("قائمـــة"), fold_keyword("قائمه"));
+        assert_eq!(fold_keyword("FLOW"), "flow");
+    }
+
+    #[test]
+    fn names_keep_hamza_and_ya() {
+        assert_ne!(name_key("على"), name_key("علي"));
+        assert_eq!(loose_key("على"), loose_key("علي"));
+        assert_eq!(name_key("الوصـف"), name_key("الوصف"));
+    }
+
+    #[test]
+    fn scripts() {
+        assert_eq!(script_of('a'), Some(Script::Latin));
+        assert_eq!(script_of('ب'), Some(Script::Arabic));
+        assert_eq!(script_of('_'), None);
+        assert_eq!(script_of('٣'), None);
+        assert_eq!(script_of('\u{064E}'), None);
+        assert_eq!(script_of('я'), Some(Script::Other));
+    }
+
+    #[test]
+    fn digits() {
+        assert_eq!(digit_value('٣'), Some((3, DigitFamily::ArabicIndic)));
+        assert_eq!(digit_value('۳'), Some((3, DigitFamily::Extended)));
+        assert_eq!(DigitFamily::ArabicIndic.write(8, 2), "٠٨");
+    }
+}

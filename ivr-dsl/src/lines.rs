@@ -1,0 +1,140 @@
+//! Phase 2: lines and indentation (LANGUAGE.md rules 3 and 4).
+
+use crate::diag::{Code, Diagnostic};
+use crate::sanitize::{Source, is_blank};
+
+/// What a line holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// Nothing but spaces.
+    Blank,
+    /// A whole-line `--` comment.
+    Comment,
+    /// A statement.
+    Code,
+}
+
+/// One line of a script.
+#[derive(Clone, Copy, Debug)]
+pub struct Line {
+    /// 0-based line index.
+    pub index: usize,
+    /// Byte offset where the content starts (after indentation).
+    pub start: usize,
+    /// Byte offset where the content ends (before trailing blanks and the line ending).
+    pub end: usize,
+    /// Nesting depth (0 = top level). Only meaningful for code lines.
+    pub level: usize,
+    /// What it holds.
+    pub kind: LineKind,
+}
+
+/// Splits the source into lines and works out each code line's block depth.
+pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
+    let mut out = Vec::with_capacity(src.line_count());
+    let mut step = 0usize;
+    let mut prev_level: Option<usize> = None;
+    for index in 0..src.line_count() {
+        let (ls, le) = src.line_range(index);
+        let raw = &src.text[ls..le];
+        let mut width = 0usize;
+        let mut content = raw.len();
+        let mut tab_at = None;
+        for (off, c) in raw.char_indices() {
+            match c {
+                ' ' => width += 1,
+                '\t' => {
+                    tab_at.get_or_insert(off);
+                    width += 4;
+                }
+                c if is_blank(c) => {}
+                _ => {
+                    content = off;
+                    break;
+                }
+            }
+        }
+        let trimmed_end = raw.trim_end_matches(is_blank).len().max(content);
+        let body = &raw[content..trimmed_end];
+        let kind = if body.is_empty() {
+            LineKind::Blank
+        } else if body.starts_with("--") {
+            LineKind::Comment
+        } else {
+            LineKind::Code
+        };
+        let mut level = 0;
+        if kind == LineKind::Code {
+            if let Some(off) = tab_at {
+                diags.push(Diagnostic::new(
+                    Code::TabIndent,
+                    src.span(ls + off, ls + off + 1),
+                ));
+            }
+            if step == 0 && width > 0 {
+                step = width;
+            }
+            level = if width == 0 {
+                0
+            } else if width % step != 0 {
+                diags.push(
+                    Diagnostic::new(Code::BadIndent, src.span(ls, ls + content))
+                        .arg("found", width.to_string())
+                        .arg("step", step.to_string()),
+                );
+                (width + step / 2) / step
+            } else {
+                width / step
+            };
+            let max = prev_level.map_or(0, |p| p + 1);
+            if level > max {
+                diags.push(Diagnostic::new(
+                    Code::OverIndent,
+                    src.span(ls, ls + content),
+                ));
+                level = max;
+            }
+            prev_level = Some(level);
+        }
+        out.push(Line {
+            index,
+            start: ls + content,
+            end: ls + trimmed_end,
+            level,
+            kind,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sanitize::sanitize;
+
+    fn levels(text: &str) -> (Vec<usize>, Vec<Code>) {
+        let (src, _) = sanitize(text.as_bytes());
+        let mut d = Vec::new();
+        let lines = split_lines(&src, &mut d);
+        (
+            lines
+                .iter()
+                .filter(|l| l.kind == LineKind::Code)
+                .map(|l| l.level)
+                .collect(),
+            d.iter().map(|d| d.code).collect(),
+        )
+    }
+
+    #[test]
+    fn step_is_set_by_first_indent() {
+        assert_eq!(levels("a\n  b\n    c\n  d\ne").0, vec![0, 1, 2, 1, 0]);
+    }
+
+    #[test]
+    fn tab_and_bad_indent() {
+        assert_eq!(levels("a\n\tb").1, vec![Code::TabIndent]);
+        assert_eq!(levels("a\n    b\n      c").1, vec![Code::BadIndent]);
+        assert_eq!(levels("a\n    b\n            c").1, vec![Code::OverIndent]);
+    }
+}

@@ -1,0 +1,91 @@
+//! Phase 3b: expressions, by precedence climbing.
+
+use super::lex::*;
+use crate::ast::{BinOp, Expr};
+use crate::keywords::Kw;
+use nom::Input;
+
+/// An expression.
+pub fn expr(i: In) -> PResult<Expr> {
+    expr_bp(i, 0)
+}
+
+fn expr_bp(i: In, min: u8) -> PResult<Expr> {
+    let (mut i, mut lhs) = unary(i)?;
+    loop {
+        let Some((r, op)) = binop(i) else { break };
+        if op.precedence() < min {
+            break;
+        }
+        let (r, rhs) = expr_bp(r, op.precedence() + 1)?;
+        lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
+        i = r;
+    }
+    Ok((i, lhs))
+}
+
+fn binop(i: In) -> Option<(In, BinOp)> {
+    let (i, _) = sp(i).ok()?;
+    let f = i.fragment();
+    for (s, op) in [
+        ("<=", BinOp::Le),
+        (">=", BinOp::Ge),
+        ("!=", BinOp::Ne),
+        ("=", BinOp::Eq),
+        ("<", BinOp::Lt),
+        (">", BinOp::Gt),
+        ("+", BinOp::Add),
+        ("-", BinOp::Sub),
+        ("*", BinOp::Mul),
+        ("/", BinOp::Div),
+    ] {
+        if f.starts_with(s) {
+            return Some((i.take_from(s.len()), op));
+        }
+    }
+    match peek_kw(i) {
+        Some(Kw::And) => kw(Kw::And)(i).ok().map(|(r, _)| (r, BinOp::And)),
+        Some(Kw::Or) => kw(Kw::Or)(i).ok().map(|(r, _)| (r, BinOp::Or)),
+        _ => None,
+    }
+}
+
+fn unary(i: In) -> PResult<Expr> {
+    let (i, _) = sp(i)?;
+    if let (r, Some(_)) = opt_kw(Kw::Not)(i)? {
+        let (r, e) = unary(r)?;
+        return Ok((r, Expr::Not(Box::new(e))));
+    }
+    if let Ok((r, _)) = symbol('-')(i) {
+        let (r, e) = unary(r)?;
+        return Ok((r, Expr::Neg(Box::new(e))));
+    }
+    primary(i)
+}
+
+fn primary(i: In) -> PResult<Expr> {
+    let (i, _) = sp(i)?;
+    if let Ok((r, _)) = symbol('(')(i) {
+        let (r, e) = expr(r)?;
+        let Ok((r, _)) = symbol(')')(r) else {
+            return fail(r, "`)`");
+        };
+        return Ok((r, Expr::Paren(Box::new(e))));
+    }
+    if i.fragment().starts_with('"') {
+        let (r, (s, span)) = string(i)?;
+        return Ok((r, Expr::Str(s, span)));
+    }
+    if let (r, Some(_)) = opt_kw(Kw::WithinHours)(i)? {
+        let (r, name) = ident(r)?;
+        return Ok((r, Expr::WithinHours(name)));
+    }
+    if let Ok((r, n)) = number(i) {
+        return Ok((r, Expr::Num(n)));
+    }
+    match ident(i) {
+        Ok((r, v)) => Ok((r, Expr::Var(v))),
+        Err(nom::Err::Error(_)) => fail(i, "@expect-value"),
+        Err(e) => Err(e),
+    }
+}

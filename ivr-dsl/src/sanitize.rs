@@ -1,0 +1,227 @@
+//! Phase 1: bytes to text. Rejects what must never be in a script (LANGUAGE.md rules 1 and 2)
+//! without changing a single byte position, so every later span points into the same text.
+
+use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
+
+/// A script's text after sanitizing, with its line table.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The text: the input without a leading BOM, invalid UTF-8 replaced by U+FFFD.
+    pub text: String,
+    line_starts: Vec<usize>,
+    /// Lines (0-based) with a character problem; parse errors on them are not reported again.
+    tainted: Vec<bool>,
+}
+
+/// Right-to-left and left-to-right marks: ignored between tokens, an error inside one.
+pub fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The name of a forbidden character, or `None` if the character is allowed.
+pub fn forbidden_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        '\u{200B}' => "ZERO WIDTH SPACE",
+        '\u{200C}' => "ZERO WIDTH NON-JOINER",
+        '\u{200D}' => "ZERO WIDTH JOINER",
+        '\u{2060}' => "WORD JOINER",
+        '\u{FEFF}' => "ZERO WIDTH NO-BREAK SPACE (BOM)",
+        '\u{00AD}' => "SOFT HYPHEN",
+        '\t' => "CHARACTER TABULATION",
+        '\r' => "CARRIAGE RETURN",
+        '\u{7F}' => "DELETE",
+        '\u{0}'..='\u{1F}' => "CONTROL CHARACTER",
+        '\u{80}'..='\u{9F}' => "C1 CONTROL CHARACTER",
+        _ => return None,
+    })
+}
+
+/// Whitespace for the tokenizer: spaces, plus characters already reported (so that one bad
+/// character yields one diagnostic, not a cascade).
+pub fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t' || is_direction_mark(c) || (c != '\n' && forbidden_name(c).is_some())
+}
+
+/// `<U+202E>`.
+pub fn codepoint(c: char) -> String {
+    format!("<U+{:04X}>", c as u32)
+}
+
+impl Source {
+    /// The span of `start..end`.
+    pub fn span(&self, start: usize, end: usize) -> Span {
+        let line = self.line_of(start);
+        let ls = self.line_starts[line];
+        let col = self.text.get(ls..start).map_or(0, |s| s.chars().count()) + 1;
+        Span {
+            start,
+            end,
+            line: (line + 1) as u32,
+            col: col as u32,
+        }
+    }
+
+    /// 0-based line containing byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Number of lines.
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// Byte range of 0-based line `n`, without its line ending.
+    pub fn line_range(&self, n: usize) -> (usize, usize) {
+        let start = self.line_starts[n];
+        let mut end = self
+            .line_starts
+            .get(n + 1)
+            .map_or(self.text.len(), |&s| s - 1);
+        if self.text.as_bytes().get(end.wrapping_sub(1)) == Some(&b'\r') && end > start {
+            end -= 1;
+        }
+        (start, end)
+    }
+
+    /// Whether 0-based line `n` had a character problem.
+    pub fn is_tainted(&self, n: usize) -> bool {
+        self.tainted.get(n).copied().unwrap_or(false)
+    }
+
+    /// The 1-based column one past the span's end on its line.
+    pub fn end_col(&self, span: &Span) -> u32 {
+        let line = self.line_of(span.start);
+        let (ls, le) = self.line_range(line);
+        let end = span.end.min(le).max(span.start);
+        let chars = self.text.get(ls..end).map_or(0, |s| s.chars().count());
+        chars as u32 + 1
+    }
+}
+
+/// Turns bytes into a [`Source`], reporting invalid UTF-8 and forbidden characters.
+pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut text = String::with_capacity(bytes.len());
+    let mut bad_utf8 = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            bad_utf8.push(text.len());
+            text.push('\u{FFFD}');
+        }
+    }
+    let mut line_starts = vec![0];
+    line_starts.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    let mut src = Source {
+        tainted: vec![false; line_starts.len()],
+        line_starts,
+        text,
+    };
+    let mut diags = Vec::new();
+    for off in bad_utf8 {
+        let line = src.line_of(off);
+        src.tainted[line] = true;
+        diags.push(Diagnostic::new(Code::InvalidUtf8, src.span(off, off + 3)));
+    }
+    let mut found = Vec::new();
+    let text = &src.text;
+    let mut in_indent = true;
+    let mut chars = text.char_indices().peekable();
+    let mut prev: Option<char> = None;
+    while let Some((off, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        match c {
+            '\n' => in_indent = true,
+            '\r' if next == Some('\n') => {}
+            '\t' if in_indent => {}
+            ' ' => {}
+            c if is_direction_mark(c) => {
+                let tokenish =
+                    |x: Option<char>| x.is_some_and(|x| !is_blank(x) && x != '\n' && x != '\r');
+                if tokenish(prev) && tokenish(next) {
+                    found.push((off, c, Code::MarkInsideToken));
+                }
+            }
+            c => {
+                in_indent = false;
+                if forbidden_name(c).is_some() {
+                    found.push((off, c, Code::ForbiddenChar));
+                }
+            }
+        }
+        prev = Some(c);
+    }
+    for (off, c, code) in found {
+        let line = src.line_of(off);
+        src.tainted[line] = true;
+        let mut d =
+            Diagnostic::new(code, src.span(off, off + c.len_utf8())).arg("char", codepoint(c));
+        if let Some(name) = forbidden_name(c) {
+            d = d.arg("name", name);
+        }
+        diags.push(d);
+    }
+    (src, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bom_stripped_and_crlf_kept_out_of_lines() {
+        let (src, d) = sanitize(b"\xEF\xBB\xBFflow a\r\n    hangup\r\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(&src.text[..6], "flow a");
+        let (s, e) = src.line_range(0);
+        assert_eq!(&src.text[s..e], "flow a");
+    }
+
+    #[test]
+    fn rlo_in_string_is_named() {
+        let (_, d) = sanitize("say \"a\u{202E}b\"".as_bytes());
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, Code::ForbiddenChar);
+        assert_eq!(d[0].get("char"), Some("<U+202E>"));
+        assert_eq!((d[0].span.line, d[0].span.col), (1, 7));
+    }
+
+    #[test]
+    fn marks_between_tokens_are_fine_inside_are_not() {
+        let (_, d) = sanitize("قل\u{200F} welcome".as_bytes());
+        assert!(d.is_empty());
+        let (_, d) = sanitize("goto ma\u{200E}in".as_bytes());
+        assert_eq!(d[0].code, Code::MarkInsideToken);
+    }
+
+    #[test]
+    fn invalid_utf8_reported() {
+        let (_, d) = sanitize(b"flow \xFF\n");
+        assert_eq!(d[0].code, Code::InvalidUtf8);
+    }
+
+    #[test]
+    fn bom_after_start_is_forbidden() {
+        let (_, d) = sanitize("flow a\n\u{FEFF}hangup".as_bytes());
+        assert_eq!(d[0].code, Code::ForbiddenChar);
+        assert_eq!(d[0].span.line, 2);
+    }
+}

@@ -1,0 +1,374 @@
+//! Path checks on the control-flow graph: falling off a flow, loops that need no caller,
+//! variables read before they are assigned, unreachable steps and flows, unused variables.
+
+use super::{Checker, resolve};
+use crate::ast::{Expr, Ident, SayWhat, Stmt, StmtKind};
+use crate::cfg::{Cfg, Label, NodeId, NodeKind};
+use crate::diag::{Code, Diagnostic};
+use crate::span::Span;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Variables every call starts with.
+pub const BUILTIN_VARS: &[&str] = &["caller", "called", "المتصل", "المطلوب"];
+
+fn uses<'a>(kind: &NodeKind<'a>, out: &mut Vec<&'a Ident>) {
+    let NodeKind::Stmt(s) = kind else { return };
+    let expr = |e: &'a Expr, out: &mut Vec<&'a Ident>| e.vars(out);
+    match &s.kind {
+        StmtKind::Set { value, .. } => expr(value, out),
+        StmtKind::If(e) | StmtKind::ElseIf(e) | StmtKind::Return(Some(e)) => expr(e, out),
+        StmtKind::Say {
+            what: SayWhat::Value(v, _),
+            ..
+        }
+        | StmtKind::Play { var: v, .. } => out.push(v),
+        StmtKind::Submit { args, .. }
+        | StmtKind::Lookup { args, .. }
+        | StmtKind::Run { args, .. } => out.extend(args.iter()),
+        StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => {
+            for p in &s.body {
+                uses(&NodeKind::Stmt(p), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn defs<'a>(cfg: &Cfg<'a>, n: NodeId) -> Vec<&'a Ident> {
+    match cfg.nodes[n].kind {
+        NodeKind::Stmt(Stmt {
+            kind: StmtKind::Set { var, .. },
+            ..
+        }) => vec![var],
+        NodeKind::Assign(v) => vec![v],
+        NodeKind::FlowEntry(i) => match &cfg.flows[i].stmt.kind {
+            StmtKind::Flow { params, .. } => params.iter().collect(),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+fn node_span(cfg: &Cfg, n: NodeId) -> Option<Span> {
+    match cfg.nodes[n].kind {
+        NodeKind::Stmt(s) | NodeKind::Wait(s) => Some(s.kw_span),
+        NodeKind::Assign(v) => Some(v.span),
+        NodeKind::FlowEntry(i) => Some(cfg.flows[i].name.span),
+        _ => None,
+    }
+}
+
+impl Checker<'_> {
+    pub(super) fn flows(&mut self) {
+        let cfg = Cfg::build(self.script);
+        if cfg.flows.is_empty() {
+            return;
+        }
+        let reached = cfg.reachable(&[cfg.flows[0].entry], |_, _| true);
+        self.falls_off(&cfg);
+        self.unreachable(&cfg, &reached);
+        self.cycles(&cfg);
+        self.assignment(&cfg);
+    }
+
+    fn falls_off(&mut self, cfg: &Cfg) {
+        for (i, f) in cfg.flows.iter().enumerate() {
+            let seen = cfg.reachable(&[f.entry], |from, e| {
+                e.label != Label::Call && (from.flow == i || from.flow == usize::MAX)
+            });
+            if !seen[f.end] {
+                continue;
+            }
+            let last = (0..cfg.nodes.len())
+                .filter(|&n| {
+                    seen[n]
+                        && cfg.nodes[n].flow == i
+                        && cfg.nodes[n].edges.iter().any(|e| e.to == f.end)
+                })
+                .filter_map(|n| node_span(cfg, n))
+                .max_by_key(|s| s.start);
+            let at = last.unwrap_or(f.name.span);
+            self.push(Diagnostic::new(Code::FallsOff, at).arg("flow", f.name.text.clone()));
+        }
+    }
+
+    fn unreachable(&mut self, cfg: &Cfg, reached: &[bool]) {
+        for f in &cfg.flows {
+            if !reached[f.entry] {
+                self.push(
+                    Diagnostic::new(Code::UnreachableFlow, f.name.span)
+                        .arg("name", f.name.text.clone()),
+                );
+                continue;
+            }
+            self.dead(cfg, reached, &f.stmt.body);
+        }
+    }
+
+    fn dead(&mut self, cfg: &Cfg, reached: &[bool], stmts: &[Stmt]) {
+        let mut prev = true;
+        for s in stmts {
+            match cfg.stmt_node.get(&(s as *const Stmt)) {
+                Some(&n) => {
+                    let r = reached[n];
+                    if !r && prev {
+                        self.push(
+                            Diagnostic::new(Code::UnreachableCode, s.kw_span)
+                                .arg("stmt", self.kw_text(s)),
+                        );
+                    }
+                    prev = r;
+                    if r {
+                        self.dead(cfg, reached, &s.body);
+                    }
+                }
+                None => self.dead(cfg, reached, &s.body),
+            }
+        }
+    }
+
+    /// Loops over undriven edges must test a counter they change, or pass only through input
+    /// states that have an attempt cap and are not re-entered by the loop.
+    fn cycles(&mut self, cfg: &Cfg) {
+        let n = cfg.nodes.len();
+        let adj: Vec<Vec<NodeId>> = cfg
+            .nodes
+            .iter()
+            .map(|node| {
+                node.edges
+                    .iter()
+                    .filter(|e| !e.driven && e.label != Label::Call)
+                    .map(|e| e.to)
+                    .collect()
+            })
+            .collect();
+        let mut reported = HashSet::new();
+        for comp in sccs(n, &adj) {
+            let looped = comp.len() > 1 || adj[comp[0]].contains(&comp[0]);
+            if !looped {
+                continue;
+            }
+            let members: HashSet<NodeId> = comp.iter().copied().collect();
+            let mut assigned = HashSet::new();
+            for &m in &comp {
+                for d in defs(cfg, m) {
+                    assigned.insert(d.key.as_str());
+                }
+            }
+            let counter = comp.iter().any(|&m| match cfg.nodes[m].kind {
+                NodeKind::Stmt(Stmt {
+                    kind: StmtKind::If(e) | StmtKind::ElseIf(e),
+                    ..
+                }) => {
+                    let mut v = Vec::new();
+                    e.vars(&mut v);
+                    v.iter().any(|v| assigned.contains(v.key.as_str()))
+                }
+                _ => false,
+            });
+            if counter {
+                continue;
+            }
+            let waits: Vec<NodeId> = comp
+                .iter()
+                .copied()
+                .filter(|m| cfg.states.contains_key(m))
+                .collect();
+            let bounded = !waits.is_empty()
+                && waits.iter().all(|w| {
+                    let (entry, capped) = cfg.states[w];
+                    capped && !members.contains(&entry)
+                });
+            if bounded {
+                continue;
+            }
+            let at = comp
+                .iter()
+                .filter(|&&m| !cfg.nodes[m].from_defaults)
+                .filter_map(|&m| node_span(cfg, m))
+                .min_by_key(|s| s.start)
+                .or_else(|| {
+                    comp.iter()
+                        .filter_map(|&m| node_span(cfg, m))
+                        .min_by_key(|s| s.start)
+                });
+            if let Some(at) = at
+                && reported.insert(at.start)
+            {
+                self.push(Diagnostic::new(Code::UnboundedCycle, at));
+            }
+        }
+    }
+
+    fn assignment(&mut self, cfg: &Cfg) {
+        // Index every variable that is assigned anywhere.
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut first_def: HashMap<&str, &Ident> = HashMap::new();
+        for n in 0..cfg.nodes.len() {
+            for d in defs(cfg, n) {
+                let len = index.len();
+                index.entry(d.key.as_str()).or_insert(len);
+                first_def.entry(d.key.as_str()).or_insert(d);
+            }
+        }
+        let words = index.len().div_ceil(64).max(1);
+        let full = vec![u64::MAX; words];
+        let mut inn: Vec<Vec<u64>> = vec![full.clone(); cfg.nodes.len()];
+        let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); cfg.nodes.len()];
+        for (i, node) in cfg.nodes.iter().enumerate() {
+            for e in &node.edges {
+                if e.label != Label::Call {
+                    preds[e.to].push(i);
+                }
+            }
+        }
+        let builtins: Vec<String> = BUILTIN_VARS
+            .iter()
+            .map(|b| crate::fold::name_key(b))
+            .collect();
+        let empty = vec![0u64; words];
+        let set = |v: &mut Vec<u64>, i: usize| v[i / 64] |= 1 << (i % 64);
+        let has = |v: &Vec<u64>, i: usize| v[i / 64] & (1 << (i % 64)) != 0;
+        let defs_bits: Vec<Vec<u64>> = (0..cfg.nodes.len())
+            .map(|n| {
+                let mut b = empty.clone();
+                for d in defs(cfg, n) {
+                    set(&mut b, index[d.key.as_str()]);
+                }
+                b
+            })
+            .collect();
+        // Flow entries: the entry flow starts with nothing; subflows with their parameters
+        // (their FlowEntry defs); both meet their goto predecessors.
+        let called: HashSet<NodeId> = cfg
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.edges
+                    .iter()
+                    .filter(|e| e.label == Label::Call)
+                    .map(|e| e.to)
+            })
+            .collect();
+        let roots: HashSet<NodeId> = cfg.flows.iter().map(|f| f.entry).collect();
+        let mut work: Vec<NodeId> = (0..cfg.nodes.len()).rev().collect();
+        let mut queued = vec![true; cfg.nodes.len()];
+        while let Some(n) = work.pop() {
+            queued[n] = false;
+            let mut acc = if roots.contains(&n) && (n == cfg.flows[0].entry || called.contains(&n))
+            {
+                empty.clone()
+            } else {
+                full.clone()
+            };
+            for &p in &preds[n] {
+                for w in 0..words {
+                    acc[w] &= inn[p][w] | defs_bits[p][w];
+                }
+            }
+            if acc != inn[n] {
+                inn[n] = acc;
+                for e in &cfg.nodes[n].edges {
+                    if !queued[e.to] {
+                        queued[e.to] = true;
+                        work.push(e.to);
+                    }
+                }
+            }
+        }
+        let known: Vec<&Ident> = first_def.values().copied().collect();
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut reported: HashSet<usize> = HashSet::new();
+        for n in 0..cfg.nodes.len() {
+            let mut u = Vec::new();
+            uses(&cfg.nodes[n].kind, &mut u);
+            for v in u {
+                used.insert(v.key.as_str());
+                if builtins.contains(&v.key) {
+                    continue;
+                }
+                let bad = match index.get(v.key.as_str()) {
+                    Some(&i) => (!has(&inn[n], i)).then(|| {
+                        Diagnostic::new(Code::MaybeUnassigned, v.span).arg("name", v.text.clone())
+                    }),
+                    None => Some(
+                        resolve(v, &known, Code::UnknownVariable)
+                            .err()
+                            .unwrap_or_else(|| {
+                                Diagnostic::new(Code::UnknownVariable, v.span)
+                                    .arg("name", v.text.clone())
+                            }),
+                    ),
+                };
+                if let Some(d) = bad
+                    && reported.insert(v.span.start)
+                {
+                    self.push(d);
+                }
+            }
+        }
+        let mut unused: Vec<&Ident> = first_def
+            .iter()
+            .filter(|(k, _)| !used.contains(*k))
+            .map(|(_, v)| *v)
+            .collect();
+        unused.sort_by_key(|v| v.span.start);
+        for v in unused {
+            self.push(Diagnostic::new(Code::UnusedVariable, v.span).arg("name", v.text.clone()));
+        }
+    }
+}
+
+/// Strongly connected components (iterative Tarjan).
+fn sccs(n: usize, adj: &[Vec<NodeId>]) -> Vec<Vec<NodeId>> {
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    let mut next = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(NodeId, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on[root] = true;
+        while let Some(&mut (v, ref mut i)) = call.last_mut() {
+            if *i < adj[v].len() {
+                let w = adj[v][*i];
+                *i += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on[w] = true;
+                    call.push((w, 0));
+                } else if on[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(u, _)) = call.last() {
+                    low[u] = low[u].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut comp = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on[w] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    out.push(comp);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,513 @@
+//! Names, references, declarations, keys, handler counts, ranges, prompts.
+
+use super::{Checker, resolve, walk};
+use crate::ast::{Event, Ident, Key, SayWhat, Stmt, StmtKind};
+use crate::catalog::OpKind;
+use crate::diag::{Code, Diagnostic};
+use crate::keywords::Lang;
+use crate::span::Span;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+impl<'a> Checker<'a> {
+    pub(super) fn names(&mut self) {
+        let script = self.script;
+        let mut langs: Option<Vec<Lang>> = None;
+        let mut defaults: Option<&Stmt> = None;
+        let mut hours: Vec<&Ident> = Vec::new();
+        for s in &script.stmts {
+            match &s.kind {
+                StmtKind::Languages(l) => {
+                    if langs.is_some() {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateDeclaration, s.kw_span)
+                                .arg("stmt", self.kw_text(s)),
+                        );
+                    }
+                    langs = Some(l.clone());
+                }
+                StmtKind::Defaults => {
+                    if defaults.is_some() {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateDeclaration, s.kw_span)
+                                .arg("stmt", self.kw_text(s)),
+                        );
+                    }
+                    defaults = Some(s);
+                }
+                StmtKind::Hours(h) => {
+                    self.unique(&hours, h, "@kind-hours");
+                    hours.push(h);
+                    self.hours_lines(s);
+                }
+                _ => {}
+            }
+        }
+        let langs = match langs {
+            Some(l) => l,
+            None => {
+                let at = script.stmts.first().map_or(
+                    Span {
+                        line: 1,
+                        col: 1,
+                        ..Span::default()
+                    },
+                    |s| s.kw_span,
+                );
+                self.push(Diagnostic::new(Code::NoLanguages, at));
+                Lang::ALL.to_vec()
+            }
+        };
+        let flows: Vec<(&Stmt, &Ident, &[Ident])> = self.flows_iter().collect();
+        if flows.is_empty() {
+            let at = script.stmts.first().map_or(
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+                |s| s.kw_span,
+            );
+            self.push(Diagnostic::new(Code::NoFlow, at));
+        }
+        let mut flow_names: Vec<&Ident> = Vec::new();
+        for (_, name, _) in &flows {
+            self.unique(&flow_names, name, "@kind-flow");
+            flow_names.push(name);
+        }
+        let run_targets = self.run_targets(&flow_names);
+        let entry_key = flows.first().map(|(_, n, _)| n.key.clone());
+        let mut used_hours = BTreeSet::new();
+        if self.env.prompts.is_none() {
+            self.push(Diagnostic::new(
+                Code::NoCatalog,
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+            ));
+        }
+        let has_transfer = flows.iter().any(|(f, _, _)| {
+            let mut t = false;
+            walk(&f.body, &mut |s| {
+                t |= matches!(s.kind, StmtKind::Transfer { .. })
+            });
+            t
+        });
+        if self.env.destinations.is_none() && has_transfer {
+            self.push(Diagnostic::new(
+                Code::NoProjectConfig,
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+            ));
+        }
+        for (fstmt, fname, _) in &flows {
+            let steps: Vec<&Ident> = {
+                let mut v = Vec::new();
+                for s in &fstmt.body {
+                    if let StmtKind::Step(n) = &s.kind {
+                        self.unique(&v, n, "@kind-step");
+                        if flow_names.iter().any(|f| f.key == n.key) {
+                            self.push(
+                                Diagnostic::new(Code::StepShadowsFlow, n.span)
+                                    .arg("name", n.text.clone()),
+                            );
+                        }
+                        v.push(n);
+                    }
+                }
+                v
+            };
+            let is_subflow =
+                run_targets.contains(&fname.key) && entry_key.as_ref() != Some(&fname.key);
+            let mut targets: Vec<&Ident> = steps.clone();
+            targets.extend(flow_names.iter().copied());
+            walk(&fstmt.body, &mut |s| {
+                self.statement(
+                    s,
+                    &langs,
+                    &targets,
+                    &flows,
+                    &hours,
+                    &mut used_hours,
+                    is_subflow,
+                );
+            });
+        }
+        if let Some(d) = defaults {
+            walk(&d.body, &mut |s| {
+                self.statement(
+                    s,
+                    &langs,
+                    &flow_names,
+                    &flows,
+                    &hours,
+                    &mut used_hours,
+                    false,
+                );
+            });
+            self.handler_counts(&d.body, None);
+        }
+        for h in hours {
+            if !used_hours.contains(&h.key) {
+                self.push(Diagnostic::new(Code::UnusedHours, h.span).arg("name", h.text.clone()));
+            }
+        }
+    }
+
+    fn unique(&mut self, seen: &[&Ident], n: &Ident, kind: &'static str) {
+        if let Some(first) = seen.iter().find(|s| s.key == n.key) {
+            self.push(
+                Diagnostic::new(Code::DuplicateName, n.span)
+                    .arg("kind", kind)
+                    .arg("name", n.text.clone())
+                    .arg("first", format!("{}:{}", first.span.line, first.span.col)),
+            );
+        }
+    }
+
+    fn run_targets(&self, flows: &[&Ident]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        walk(&self.script.stmts, &mut |s| {
+            if let StmtKind::Run { flow, .. } = &s.kind
+                && let Ok(f) = resolve(flow, flows, Code::UnknownTarget)
+            {
+                out.insert(f.key.clone());
+            }
+        });
+        out
+    }
+
+    fn hours_lines(&mut self, h: &Stmt) {
+        for l in &h.body {
+            if let StmtKind::HoursRange {
+                first,
+                last,
+                open,
+                close,
+            } = &l.kind
+            {
+                if close.minutes() <= open.minutes() {
+                    self.push(Diagnostic::new(Code::BadHours, open.span.to(close.span)));
+                }
+                if let Some(last) = last
+                    && last < first
+                {
+                    self.push(Diagnostic::new(Code::BadHours, l.span));
+                }
+            }
+        }
+    }
+
+    fn range(
+        &mut self,
+        what: &'static str,
+        span: Span,
+        value: u64,
+        min: u64,
+        max: u64,
+        unit: &str,
+    ) {
+        if value < min || value > max {
+            self.push(
+                Diagnostic::new(Code::OutOfRange, span)
+                    .arg("what", what)
+                    .arg("min", format!("{min}{unit}"))
+                    .arg("max", format!("{max}{unit}")),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn statement(
+        &mut self,
+        s: &Stmt,
+        langs: &[Lang],
+        targets: &[&Ident],
+        flows: &[(&Stmt, &Ident, &[Ident])],
+        hours: &[&Ident],
+        used_hours: &mut BTreeSet<String>,
+        is_subflow: bool,
+    ) {
+        let lang_ok = |this: &mut Self, l: Lang, span: Span| {
+            if !langs.contains(&l) {
+                this.push(Diagnostic::new(Code::UndeclaredLanguage, span).arg("lang", l.code()));
+            }
+        };
+        let mut exprs = Vec::new();
+        match &s.kind {
+            StmtKind::Language(l) => lang_ok(self, *l, s.span),
+            StmtKind::Say { what, lang, .. } => {
+                if let Some(l) = lang {
+                    lang_ok(self, *l, s.span);
+                }
+                if let (SayWhat::Prompt(id), Some(cat)) = (what, &self.env.prompts) {
+                    let check: Vec<Lang> = lang.map_or(langs.to_vec(), |l| vec![l]);
+                    for l in check {
+                        if !cat.has(l, &id.name) {
+                            self.push(
+                                Diagnostic::new(Code::MissingPrompt, id.span)
+                                    .arg("id", id.name.clone())
+                                    .arg("lang", l.code())
+                                    .arg("dir", cat.dir.join(l.code()).display().to_string()),
+                            );
+                        }
+                    }
+                }
+            }
+            StmtKind::Goto(t) => {
+                if let Err(d) = resolve(t, targets, Code::UnknownTarget) {
+                    self.push(d);
+                } else if let Some((_, f, params)) = flows.iter().find(|(_, f, _)| f.key == t.key)
+                    && !params.is_empty()
+                    && !targets
+                        .iter()
+                        .any(|x| x.key == t.key && !x.span.same_place(&f.span))
+                {
+                    self.push(
+                        Diagnostic::new(Code::RunArguments, t.span)
+                            .arg("name", t.text.clone())
+                            .arg("detail", "@detail-goto-params"),
+                    );
+                }
+            }
+            StmtKind::Run { flow, args, .. } => {
+                let names: Vec<&Ident> = flows.iter().map(|(_, n, _)| *n).collect();
+                match resolve(flow, &names, Code::UnknownTarget) {
+                    Err(d) => self.push(d),
+                    Ok(f) => {
+                        if let Some((_, _, params)) = flows.iter().find(|(_, n, _)| n.key == f.key)
+                        {
+                            let want: BTreeSet<&str> =
+                                params.iter().map(|p| p.key.as_str()).collect();
+                            let got: BTreeSet<&str> = args.iter().map(|a| a.key.as_str()).collect();
+                            if want != got {
+                                let list = |v: &BTreeSet<&str>| {
+                                    v.iter().copied().collect::<Vec<_>>().join(" ")
+                                };
+                                self.push(
+                                    Diagnostic::new(Code::RunArguments, s.span)
+                                        .arg("name", f.text.clone())
+                                        .arg("detail", format!("{} ≠ {}", list(&got), list(&want))),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            StmtKind::Return(_) if !is_subflow => {
+                self.push(Diagnostic::new(Code::ReturnOutsideSubflow, s.kw_span));
+            }
+            StmtKind::Submit { op, .. } | StmtKind::Lookup { op, .. } => {
+                let want = if matches!(s.kind, StmtKind::Submit { .. }) {
+                    OpKind::Submit
+                } else {
+                    OpKind::Lookup
+                };
+                match self.env.operations.get(&op.name) {
+                    None => {
+                        let mut d = Diagnostic::new(Code::UnknownOperation, op.span)
+                            .arg("name", op.name.clone());
+                        if let Some(sug) = crate::fold::suggestions(
+                            &op.name,
+                            self.env.operations.keys().map(String::as_str),
+                        )
+                        .first()
+                        {
+                            d = d.arg("suggestion", *sug);
+                        }
+                        self.push(d);
+                    }
+                    Some(k) if *k != want => {
+                        self.push(
+                            Diagnostic::new(Code::WrongOperationKind, op.span)
+                                .arg("name", op.name.clone())
+                                .arg("stmt", self.kw_text(s)),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            StmtKind::Transfer { dest, timeout } => {
+                if let Some(dests) = &self.env.destinations
+                    && !dests.contains(&dest.name)
+                {
+                    let mut d = Diagnostic::new(Code::UnknownDestination, dest.span)
+                        .arg("name", dest.name.clone());
+                    if let Some(sug) =
+                        crate::fold::suggestions(&dest.name, dests.iter().map(String::as_str))
+                            .first()
+                    {
+                        d = d.arg("suggestion", *sug);
+                    }
+                    self.push(d);
+                }
+                if let Some(t) = timeout {
+                    self.range(
+                        "@what-transfer-timeout",
+                        t.span,
+                        t.millis(),
+                        1_000,
+                        120_000,
+                        "",
+                    );
+                }
+            }
+            StmtKind::Menu { timeout } => {
+                if let Some(t) = timeout {
+                    self.range("@what-timeout", t.span, t.millis(), 1_000, 30_000, "");
+                }
+                let mut keys: HashMap<char, &Key> = HashMap::new();
+                for c in &s.body {
+                    if let StmtKind::Press(k) = &c.kind
+                        && let Some(first) = keys.insert(k.key, k)
+                    {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateKey, k.span)
+                                .arg("key", key_name(k.key))
+                                .arg("first", format!("{}:{}", first.span.line, first.span.col)),
+                        );
+                    }
+                }
+                self.handler_counts(&s.body, self.defaults_body());
+            }
+            StmtKind::Collect {
+                min, max, timeout, ..
+            } => {
+                self.range("@what-digits", min.span, min.value, 1, 32, "");
+                if let Some(m) = max {
+                    self.range("@what-digits", m.span, m.value, 1, 32, "");
+                    if m.value < min.value {
+                        self.push(
+                            Diagnostic::new(Code::MinOverMax, min.span.to(m.span))
+                                .arg("min", min.value.to_string())
+                                .arg("max", m.value.to_string()),
+                        );
+                    }
+                }
+                if let Some(t) = timeout {
+                    self.range("@what-timeout", t.span, t.millis(), 1_000, 30_000, "");
+                }
+                self.handler_counts(&s.body, self.defaults_body());
+            }
+            StmtKind::Record { max, silence, .. } => {
+                if let Some(m) = max {
+                    self.range("@what-record-max", m.span, m.millis(), 1_000, 300_000, "");
+                }
+                if let Some(t) = silence {
+                    self.range("@what-silence", t.span, t.millis(), 1_000, 30_000, "");
+                }
+                self.handler_counts(&s.body, self.defaults_body());
+            }
+            StmtKind::On { count: Some(n), .. } => {
+                self.range("@what-count", n.span, n.value, 1, 10, "")
+            }
+            StmtKind::AfterAttempts(n) => self.range("@what-attempts", n.span, n.value, 1, 10, ""),
+            StmtKind::Set { value, .. } => exprs.push(value),
+            StmtKind::If(e) | StmtKind::ElseIf(e) | StmtKind::Return(Some(e)) => exprs.push(e),
+            _ => {}
+        }
+        for e in exprs {
+            let mut hs = Vec::new();
+            e.hours(&mut hs);
+            for h in hs {
+                match resolve(h, hours, Code::UnknownHours) {
+                    Ok(found) => {
+                        used_hours.insert(found.key.clone());
+                    }
+                    Err(d) => self.push(d),
+                }
+            }
+        }
+    }
+
+    fn defaults_body(&self) -> Option<&'a [Stmt]> {
+        self.script
+            .stmts
+            .iter()
+            .find(|s| matches!(s.kind, StmtKind::Defaults))
+            .map(|s| s.body.as_slice())
+    }
+
+    /// Counted handlers of an input state (or of `defaults`): no duplicates, no gaps.
+    fn handler_counts(&mut self, body: &[Stmt], defaults: Option<&[Stmt]>) {
+        let collect = |body: &[Stmt]| {
+            let mut m: BTreeMap<(Event, u64), Span> = BTreeMap::new();
+            let mut dups = Vec::new();
+            let mut after: Vec<Span> = Vec::new();
+            for s in body {
+                match &s.kind {
+                    StmtKind::On {
+                        event: e @ (Event::Noinput | Event::Nomatch),
+                        count,
+                    } => {
+                        let n = count.map_or(1, |c| c.value);
+                        if m.insert((*e, n), s.kw_span).is_some() {
+                            dups.push((s.kw_span, *e, n));
+                        }
+                    }
+                    StmtKind::AfterAttempts(_) => after.push(s.kw_span),
+                    _ => {}
+                }
+            }
+            (m, dups, after)
+        };
+        let (local, dups, after) = collect(body);
+        for (span, e, n) in dups {
+            self.push(
+                Diagnostic::new(Code::DuplicateHandler, span)
+                    .arg("event", event_name(e))
+                    .arg("count", n.to_string()),
+            );
+        }
+        for span in after.iter().skip(1) {
+            self.push(
+                Diagnostic::new(Code::DuplicateHandler, *span)
+                    .arg("event", "after")
+                    .arg("count", "-"),
+            );
+        }
+        let inherited = defaults.map(|d| collect(d).0).unwrap_or_default();
+        for event in [Event::Noinput, Event::Nomatch] {
+            let mut expected = 1;
+            for (&(e, n), span) in local.range((event, 0)..=(event, u64::MAX)) {
+                let _ = e;
+                while expected < n && inherited.contains_key(&(event, expected)) {
+                    expected += 1;
+                }
+                if n > expected {
+                    self.push(
+                        Diagnostic::new(Code::HandlerGap, *span)
+                            .arg("event", event_name(event))
+                            .arg("count", n.to_string())
+                            .arg("missing", expected.to_string()),
+                    );
+                }
+                expected = n + 1;
+            }
+        }
+    }
+}
+
+fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Noinput => "noinput",
+        Event::Nomatch => "nomatch",
+        Event::Failure => "failure",
+        Event::NotFound => "not_found",
+        Event::Busy => "busy",
+        Event::Noanswer => "noanswer",
+    }
+}
+
+/// `1`, `star`, `hash`.
+pub(crate) fn key_name(k: char) -> String {
+    match k {
+        '*' => "star".into(),
+        '#' => "hash".into(),
+        c => c.to_string(),
+    }
+}

@@ -1,0 +1,80 @@
+//! Command-line interface. Exit codes: 0 success, 1 the input has errors (or is not
+//! formatted), 2 usage or I/O error.
+
+mod check;
+mod fmt;
+mod graph;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ivr::dsl::Lang;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ivr", version, about = "Bilingual (Arabic/English) IVR engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// A language on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LangArg {
+    /// Arabic.
+    Ar,
+    /// English.
+    En,
+}
+
+impl From<LangArg> for Lang {
+    fn from(l: LangArg) -> Lang {
+        match l {
+            LangArg::Ar => Lang::Ar,
+            LangArg::En => Lang::En,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check call-flow scripts (files, or folders of *.flow files).
+    Check(check::Args),
+    /// Print a script in canonical layout, optionally translating its keywords.
+    Fmt(fmt::Args),
+    /// Draw a script as a graph.
+    Graph(graph::Args),
+}
+
+/// Runs the command line.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Graph(a) => graph::run(a),
+    }
+}
+
+/// Reads a file or reports why not (exit 2).
+pub fn read(path: &PathBuf) -> Result<Vec<u8>, ExitCode> {
+    std::fs::read(path).map_err(|e| {
+        eprintln!("ivr: cannot read {}: {e}", path.display());
+        ExitCode::from(2)
+    })
+}
+
+/// Whether to color output on stdout.
+pub fn color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}

@@ -1,0 +1,119 @@
+//! A script's project: the folder that holds `prompts/` and `ivr.yaml`, and the checking
+//! environment built from them.
+
+use ivr_dsl::{Environment, OpKind, PromptCatalog};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Why a project could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The prompt catalog could not be read.
+    #[error(transparent)]
+    Catalog(#[from] ivr_dsl::catalog::CatalogError),
+    /// The configuration file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid.
+    #[error("{path}: {source}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_yaml_ng::Error,
+    },
+    /// An operation kind other than `submit` or `lookup`.
+    #[error("{path}: operation `{name}` has kind `{kind}`; expected `submit` or `lookup`")]
+    OperationKind {
+        /// The file.
+        path: PathBuf,
+        /// The operation.
+        name: String,
+        /// What was written.
+        kind: String,
+    },
+}
+
+/// The parts of `ivr.yaml` the language checker reads; the rest belongs to the runtime.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CheckConfig {
+    /// Transfer destinations by name (values are SIP URIs, used by the runtime).
+    pub transfer: BTreeMap<String, serde_yaml_ng::Value>,
+    /// Extra backend operations registered by an embedder: name → `submit` | `lookup`.
+    pub operations: BTreeMap<String, String>,
+}
+
+/// The folder above `script` that holds `prompts/` or `ivr.yaml` (the script's own folder and
+/// its ancestors are tried in turn).
+pub fn find_root(script: &Path) -> Option<PathBuf> {
+    let start = if script.is_dir() {
+        script.to_path_buf()
+    } else {
+        script.parent()?.to_path_buf()
+    };
+    let start = if start.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        start
+    };
+    let abs = std::fs::canonicalize(&start).unwrap_or(start);
+    abs.ancestors()
+        .find(|d| d.join("prompts").is_dir() || d.join("ivr.yaml").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Builds the checking environment for `script`, with explicit overrides.
+pub fn environment(
+    script: &Path,
+    prompts: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<Environment, ProjectError> {
+    let root = find_root(script);
+    let mut env = Environment::default();
+    let prompts_dir = prompts.map(Path::to_path_buf).or_else(|| {
+        root.as_ref()
+            .map(|r| r.join("prompts"))
+            .filter(|p| p.is_dir())
+    });
+    if let Some(dir) = prompts_dir {
+        env.prompts = Some(PromptCatalog::load(&dir)?);
+    }
+    let config_file = config.map(Path::to_path_buf).or_else(|| {
+        root.as_ref()
+            .map(|r| r.join("ivr.yaml"))
+            .filter(|p| p.is_file())
+    });
+    if let Some(path) = config_file {
+        let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let cfg: CheckConfig = if text.trim().is_empty() {
+            CheckConfig::default()
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|source| ProjectError::Config {
+                path: path.clone(),
+                source,
+            })?
+        };
+        env.destinations = Some(cfg.transfer.keys().cloned().collect::<BTreeSet<_>>());
+        for (name, kind) in cfg.operations {
+            let k = match kind.as_str() {
+                "submit" => OpKind::Submit,
+                "lookup" => OpKind::Lookup,
+                _ => {
+                    return Err(ProjectError::OperationKind { path, name, kind });
+                }
+            };
+            env.operations.insert(name, k);
+        }
+    }
+    Ok(env)
+}
