@@ -1,7 +1,7 @@
 //! A script's project: the folder that holds `prompts/` and `ivr.yaml`, and the checking
 //! environment built from them.
 
-use ivr_dsl::{Environment, OpKind, PromptCatalog};
+use ivr_dsl::{Environment, OpKind, OpSpec, PromptCatalog};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -46,8 +46,24 @@ pub enum ProjectError {
 pub struct CheckConfig {
     /// Transfer destinations by name (values are SIP URIs, used by the runtime).
     pub transfer: BTreeMap<String, serde_yaml_ng::Value>,
-    /// Extra backend operations registered by an embedder: name → `submit` | `lookup`.
-    pub operations: BTreeMap<String, String>,
+    /// Extra backend operations registered by an embedder.
+    pub operations: BTreeMap<String, OperationConfig>,
+}
+
+/// An operation in `ivr.yaml`: `name: submit`, or `name: { kind: lookup, fields: [a, b] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OperationConfig {
+    /// Only the kind; any number of fields.
+    Kind(String),
+    /// Kind and fields.
+    Full {
+        /// `submit` or `lookup`.
+        kind: String,
+        /// Field names, in the order scripts pass them.
+        #[serde(default)]
+        fields: Option<Vec<String>>,
+    },
 }
 
 /// The folder above `script` that holds `prompts/` or `ivr.yaml` (the script's own folder and
@@ -104,7 +120,11 @@ pub fn environment(
             })?
         };
         env.destinations = Some(cfg.transfer.keys().cloned().collect::<BTreeSet<_>>());
-        for (name, kind) in cfg.operations {
+        for (name, op) in cfg.operations {
+            let (kind, fields) = match op {
+                OperationConfig::Kind(k) => (k, None),
+                OperationConfig::Full { kind, fields } => (kind, fields),
+            };
             let k = match kind.as_str() {
                 "submit" => OpKind::Submit,
                 "lookup" => OpKind::Lookup,
@@ -112,7 +132,7 @@ pub fn environment(
                     return Err(ProjectError::OperationKind { path, name, kind });
                 }
             };
-            env.operations.insert(name, k);
+            env.operations.insert(name, OpSpec { kind: k, fields });
         }
     }
     Ok(env)

@@ -113,13 +113,32 @@ pub enum OpKind {
     Lookup,
 }
 
+/// A backend operation as the checker sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpSpec {
+    /// Write or read.
+    pub kind: OpKind,
+    /// The fields it takes, in order; the script passes variables positionally (so Arabic and
+    /// English scripts fill the same fields). `None`: any number.
+    pub fields: Option<Vec<String>>,
+}
+
+impl OpSpec {
+    fn new(kind: OpKind, fields: &[&str]) -> Self {
+        OpSpec {
+            kind,
+            fields: Some(fields.iter().map(|f| f.to_string()).collect()),
+        }
+    }
+}
+
 /// Everything outside the script that the checker consults.
 #[derive(Clone, Debug)]
 pub struct Environment {
     /// Prompt ids; `None` skips the prompt check (with warning W003).
     pub prompts: Option<PromptCatalog>,
     /// Backend operations.
-    pub operations: BTreeMap<String, OpKind>,
+    pub operations: BTreeMap<String, OpSpec>,
     /// Transfer destinations; `None` skips the check (with warning W007).
     pub destinations: Option<BTreeSet<String>>,
 }
@@ -129,8 +148,14 @@ impl Default for Environment {
         Environment {
             prompts: None,
             operations: [
-                ("create_complaint".to_string(), OpKind::Submit),
-                ("complaint_status".to_string(), OpKind::Lookup),
+                (
+                    "create_complaint".to_string(),
+                    OpSpec::new(OpKind::Submit, &["category", "district", "description"]),
+                ),
+                (
+                    "complaint_status".to_string(),
+                    OpSpec::new(OpKind::Lookup, &["ticket"]),
+                ),
             ]
             .into(),
             destinations: None,

@@ -102,6 +102,7 @@ codes! {
     WrongHandler = "E045", Error, "A handler for an event the statement cannot have.";
     StringNotLast = "E046", Error, "A string followed by more text on its line.";
     NoLanguages = "E047", Error, "A script that does not declare its languages.";
+    OperationFields = "E048", Error, "A backend operation given the wrong number of fields.";
     UnreachableCode = "W001", Warning, "A statement or step that no path reaches.";
     UnreachableFlow = "W002", Warning, "A flow that no path reaches.";
     NoCatalog = "W003", Warning, "No prompt catalog was found; prompts were not checked.";

@@ -129,9 +129,9 @@ pub fn digit_value(c: char) -> Option<(u32, DigitFamily)> {
     }
 }
 
-/// Levenshtein distance on characters.
+/// Edit distance on characters (optimal string alignment: a swap of neighbours costs 1).
 pub fn distance(a: &str, b: &str) -> usize {
-    strsim::levenshtein(a, b)
+    strsim::osa_distance(a, b)
 }
 
 /// The candidates close to `word` (by loose form, then by edit distance), best first, at most 3.

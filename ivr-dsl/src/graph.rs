@@ -39,7 +39,7 @@ enum Shape {
 
 fn interesting(kind: &NodeKind) -> bool {
     match kind {
-        NodeKind::FlowEntry(_) | NodeKind::Exit => true,
+        NodeKind::FlowEntry(_) => true,
         NodeKind::Stmt(s) => matches!(
             s.kind,
             StmtKind::Step(_)
@@ -123,6 +123,11 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
         );
         order.push(id);
     }
+    order.sort_by_key(|id| match cfg.nodes[*id].kind {
+        NodeKind::Stmt(s) => s.kw_span.start,
+        NodeKind::FlowEntry(i) => cfg.flows[i].name.span.start,
+        _ => usize::MAX,
+    });
     // Edges between drawn nodes, through undrawn ones.
     let mut edges: BTreeSet<(NodeId, NodeId, String)> = BTreeSet::new();
     for &from in &order {
@@ -132,23 +137,20 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
             let mut seen = BTreeSet::new();
             let mut expanded = BTreeSet::new();
             while let Some((n, lbl)) = stack.pop() {
-                if !seen.insert(n) {
-                    continue;
-                }
                 if drawn.contains_key(&n) {
                     edges.insert((from, n, lbl));
                     continue;
                 }
                 match cfg.nodes[n].kind {
-                    NodeKind::FlowEnd(_) => continue,
                     NodeKind::Wait(s) => {
                         // The wait of a drawn input state: its edges leave from the state
                         // itself; reaching it again (repeat) is an edge back to the state.
                         let entry = cfg.stmt_node.get(&(s as *const Stmt)).copied();
-                        if entry == Some(from) && lbl.is_empty() && expanded.insert(n) {
-                            for e2 in &cfg.nodes[n].edges {
-                                let l2 = label_text(e2.label, lang);
-                                stack.push((e2.to, l2));
+                        if entry == Some(from) && lbl.is_empty() {
+                            if expanded.insert(n) {
+                                for e2 in &cfg.nodes[n].edges {
+                                    stack.push((e2.to, label_text(e2.label, lang)));
+                                }
                             }
                         } else if let Some(entry) = entry {
                             let l = if lbl.is_empty() {
@@ -160,7 +162,11 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
                         }
                         continue;
                     }
+                    NodeKind::FlowEnd(_) | NodeKind::Exit => continue,
                     _ => {}
+                }
+                if !seen.insert((n, lbl.clone())) {
+                    continue;
                 }
                 for e2 in &cfg.nodes[n].edges {
                     let l2 = label_text(e2.label, lang);

@@ -36,7 +36,7 @@ pub mod span;
 pub mod validate;
 
 pub use ast::{Lang, Script};
-pub use catalog::{Environment, OpKind, PromptCatalog};
+pub use catalog::{Environment, OpKind, OpSpec, PromptCatalog};
 pub use diag::{Code, Diagnostic, Severity};
 pub use sanitize::Source;
 pub use span::Span;
@@ -105,6 +105,6 @@ pub fn check(bytes: &[u8], env: &Environment) -> Checked {
 }
 
 fn sort(d: &mut Vec<Diagnostic>) {
-    d.sort_by(|a, b| (a.span.line, a.span.col, a.code).cmp(&(b.span.line, b.span.col, b.code)));
+    d.sort_by_key(|a| (a.span.line, a.span.col, a.code));
     d.dedup_by(|a, b| a.code == b.code && a.span.same_place(&b.span));
 }

@@ -76,13 +76,13 @@ pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
             }
             level = if width == 0 {
                 0
-            } else if width % step != 0 {
+            } else if !width.is_multiple_of(step) {
                 diags.push(
                     Diagnostic::new(Code::BadIndent, src.span(ls, ls + content))
                         .arg("found", width.to_string())
                         .arg("step", step.to_string()),
                 );
-                (width + step / 2) / step
+                width / step
             } else {
                 width / step
             };

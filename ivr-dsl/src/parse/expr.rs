@@ -12,8 +12,7 @@ pub fn expr(i: In) -> PResult<Expr> {
 
 fn expr_bp(i: In, min: u8) -> PResult<Expr> {
     let (mut i, mut lhs) = unary(i)?;
-    loop {
-        let Some((r, op)) = binop(i) else { break };
+    while let Some((r, op)) = binop(i) {
         if op.precedence() < min {
             break;
         }

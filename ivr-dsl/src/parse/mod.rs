@@ -18,7 +18,7 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
     let mut counts = crate::KeywordCounts::default();
     let lines = split_lines(src, diags);
     let ctx = Ctx::default();
-    let whole: In = LocatedSpan::new_extra(src.text.as_str(), &ctx);
+    let mut cursor: In = LocatedSpan::new_extra(src.text.as_str(), &ctx);
     let mut script = Script::default();
     let mut stack: Vec<(usize, Stmt, bool)> = Vec::new();
     let mut comments: Vec<Comment> = Vec::new();
@@ -47,7 +47,10 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
                 });
             }
             LineKind::Code => {
-                let input = whole.take_from(line.start).take(line.end - line.start);
+                // Advance a cursor rather than slicing from the start of the file: nom_locate
+                // counts the newlines it skips, so this keeps the whole parse linear.
+                cursor = cursor.take_from(line.start - cursor.location_offset());
+                let input = cursor.take(line.end - line.start);
                 ctx.kw_langs.borrow_mut().clear();
                 let mut stmt_inline = false;
                 let mut stmt = match stmt::line(input) {

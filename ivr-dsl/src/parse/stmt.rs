@@ -350,8 +350,7 @@ fn say(r: In, ks: Span) -> PResult<Parsed> {
     let mut lang = None;
     let mut barge_in = true;
     let mut style = None;
-    loop {
-        let Some(k) = peek_kw(r) else { break };
+    while let Some(k) = peek_kw(r) {
         let (r2, _) = kw(k)(r)?;
         match k {
             Kw::InAr if lang.is_none() => lang = Some(Lang::Ar),

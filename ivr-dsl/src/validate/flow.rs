@@ -66,26 +66,45 @@ impl Checker<'_> {
         }
         let reached = cfg.reachable(&[cfg.flows[0].entry], |_, _| true);
         self.falls_off(&cfg);
-        self.unreachable(&cfg, &reached);
         self.cycles(&cfg);
         self.assignment(&cfg);
+        // Reachability and unused variables are noise while errors stand: a jump that does
+        // not resolve leaves its intended target unreached.
+        if !crate::diag::has_errors(&self.diags) {
+            self.unreachable(&cfg, &reached);
+            self.unused(&cfg);
+        }
     }
 
     fn falls_off(&mut self, cfg: &Cfg) {
+        // One walk per flow, over that flow's nodes only; `stamp` avoids clearing per flow.
+        let mut stamp = vec![usize::MAX; cfg.nodes.len()];
+        let mut visited = Vec::new();
         for (i, f) in cfg.flows.iter().enumerate() {
-            let seen = cfg.reachable(&[f.entry], |from, e| {
-                e.label != Label::Call && (from.flow == i || from.flow == usize::MAX)
-            });
-            if !seen[f.end] {
+            if f.stmt.body.is_empty() {
                 continue;
             }
-            let last = (0..cfg.nodes.len())
-                .filter(|&n| {
-                    seen[n]
-                        && cfg.nodes[n].flow == i
-                        && cfg.nodes[n].edges.iter().any(|e| e.to == f.end)
-                })
-                .filter_map(|n| node_span(cfg, n))
+            visited.clear();
+            let mut stack = vec![f.entry];
+            while let Some(n) = stack.pop() {
+                if stamp[n] == i {
+                    continue;
+                }
+                stamp[n] = i;
+                visited.push(n);
+                for e in &cfg.nodes[n].edges {
+                    if e.label != Label::Call && cfg.nodes[e.to].flow == i && stamp[e.to] != i {
+                        stack.push(e.to);
+                    }
+                }
+            }
+            if stamp[f.end] != i {
+                continue;
+            }
+            let last = visited
+                .iter()
+                .filter(|&&n| cfg.nodes[n].edges.iter().any(|e| e.to == f.end))
+                .filter_map(|&n| node_span(cfg, n))
                 .max_by_key(|s| s.start);
             let at = last.unwrap_or(f.name.span);
             self.push(Diagnostic::new(Code::FallsOff, at).arg("flow", f.name.text.clone()));
@@ -251,39 +270,38 @@ impl Checker<'_> {
             })
             .collect();
         let roots: HashSet<NodeId> = cfg.flows.iter().map(|f| f.entry).collect();
-        let mut work: Vec<NodeId> = (0..cfg.nodes.len()).rev().collect();
-        let mut queued = vec![true; cfg.nodes.len()];
-        while let Some(n) = work.pop() {
-            queued[n] = false;
-            let mut acc = if roots.contains(&n) && (n == cfg.flows[0].entry || called.contains(&n))
-            {
-                empty.clone()
-            } else {
-                full.clone()
-            };
-            for &p in &preds[n] {
-                for w in 0..words {
-                    acc[w] &= inn[p][w] | defs_bits[p][w];
+        // Round-robin in reverse postorder: a must-analysis on a graph like this settles in
+        // a few passes (one more than its loop nesting).
+        let order = reverse_postorder(cfg, &roots);
+        let mut acc = vec![0u64; words];
+        loop {
+            let mut changed = false;
+            for &n in &order {
+                if roots.contains(&n) && (n == cfg.flows[0].entry || called.contains(&n)) {
+                    acc.copy_from_slice(&empty);
+                } else {
+                    acc.copy_from_slice(&full);
                 }
-            }
-            if acc != inn[n] {
-                inn[n] = acc;
-                for e in &cfg.nodes[n].edges {
-                    if !queued[e.to] {
-                        queued[e.to] = true;
-                        work.push(e.to);
+                for &p in &preds[n] {
+                    for w in 0..words {
+                        acc[w] &= inn[p][w] | defs_bits[p][w];
                     }
                 }
+                if acc != inn[n] {
+                    inn[n].copy_from_slice(&acc);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
             }
         }
         let known: Vec<&Ident> = first_def.values().copied().collect();
-        let mut used: HashSet<&str> = HashSet::new();
         let mut reported: HashSet<usize> = HashSet::new();
-        for n in 0..cfg.nodes.len() {
+        for (n, node) in cfg.nodes.iter().enumerate() {
             let mut u = Vec::new();
-            uses(&cfg.nodes[n].kind, &mut u);
+            uses(&node.kind, &mut u);
             for v in u {
-                used.insert(v.key.as_str());
                 if builtins.contains(&v.key) {
                     continue;
                 }
@@ -307,6 +325,24 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+}
+
+impl Checker<'_> {
+    fn unused(&mut self, cfg: &Cfg) {
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut first_def: BTreeMap<&str, &Ident> = BTreeMap::new();
+        for n in 0..cfg.nodes.len() {
+            let mut u = Vec::new();
+            uses(&cfg.nodes[n].kind, &mut u);
+            used.extend(u.iter().map(|v| v.key.as_str()));
+            for d in defs(cfg, n) {
+                let e = first_def.entry(d.key.as_str()).or_insert(d);
+                if d.span.start < e.span.start {
+                    *e = d;
+                }
+            }
+        }
         let mut unused: Vec<&Ident> = first_def
             .iter()
             .filter(|(k, _)| !used.contains(*k))
@@ -317,6 +353,37 @@ impl Checker<'_> {
             self.push(Diagnostic::new(Code::UnusedVariable, v.span).arg("name", v.text.clone()));
         }
     }
+}
+
+/// Nodes reachable from the flow entries, in reverse postorder (iterative DFS).
+fn reverse_postorder(cfg: &Cfg, roots: &HashSet<NodeId>) -> Vec<NodeId> {
+    let mut seen = vec![false; cfg.nodes.len()];
+    let mut post = Vec::with_capacity(cfg.nodes.len());
+    let mut starts: Vec<NodeId> = roots.iter().copied().collect();
+    starts.sort_unstable();
+    for root in starts {
+        if seen[root] {
+            continue;
+        }
+        seen[root] = true;
+        let mut stack: Vec<(NodeId, usize)> = vec![(root, 0)];
+        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+            let edges = &cfg.nodes[v].edges;
+            if *i < edges.len() {
+                let e = edges[*i];
+                *i += 1;
+                if e.label != Label::Call && !seen[e.to] {
+                    seen[e.to] = true;
+                    stack.push((e.to, 0));
+                }
+            } else {
+                post.push(v);
+                stack.pop();
+            }
+        }
+    }
+    post.reverse();
+    post
 }
 
 /// Strongly connected components (iterative Tarjan).

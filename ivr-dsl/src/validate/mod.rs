@@ -24,6 +24,7 @@ pub fn validate(
         script,
         env,
         diags: Vec::new(),
+        syntax_ok,
     };
     c.structure();
     c.names();
@@ -38,6 +39,7 @@ pub(crate) struct Checker<'a> {
     script: &'a Script,
     env: &'a Environment,
     diags: Vec<Diagnostic>,
+    syntax_ok: bool,
 }
 
 impl<'a> Checker<'a> {

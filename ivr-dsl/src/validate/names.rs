@@ -44,6 +44,7 @@ impl<'a> Checker<'a> {
         }
         let langs = match langs {
             Some(l) => l,
+            None if !self.syntax_ok => Lang::ALL.to_vec(),
             None => {
                 let at = script.stmts.first().map_or(
                     Span {
@@ -58,7 +59,7 @@ impl<'a> Checker<'a> {
             }
         };
         let flows: Vec<(&Stmt, &Ident, &[Ident])> = self.flows_iter().collect();
-        if flows.is_empty() {
+        if flows.is_empty() && self.syntax_ok {
             let at = script.stmts.first().map_or(
                 Span {
                     line: 1,
@@ -244,7 +245,14 @@ impl<'a> Checker<'a> {
                 if let Some(l) = lang {
                     lang_ok(self, *l, s.span);
                 }
-                if let (SayWhat::Prompt(id), Some(cat)) = (what, &self.env.prompts) {
+                let valid_id = |id: &str| {
+                    id.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    })
+                };
+                if let (SayWhat::Prompt(id), Some(cat)) = (what, &self.env.prompts)
+                    && valid_id(&id.name)
+                {
                     let check: Vec<Lang> = lang.map_or(langs.to_vec(), |l| vec![l]);
                     for l in check {
                         if !cat.has(l, &id.name) {
@@ -301,7 +309,7 @@ impl<'a> Checker<'a> {
             StmtKind::Return(_) if !is_subflow => {
                 self.push(Diagnostic::new(Code::ReturnOutsideSubflow, s.kw_span));
             }
-            StmtKind::Submit { op, .. } | StmtKind::Lookup { op, .. } => {
+            StmtKind::Submit { op, args, .. } | StmtKind::Lookup { op, args, .. } => {
                 let want = if matches!(s.kind, StmtKind::Submit { .. }) {
                     OpKind::Submit
                 } else {
@@ -321,14 +329,26 @@ impl<'a> Checker<'a> {
                         }
                         self.push(d);
                     }
-                    Some(k) if *k != want => {
+                    Some(spec) if spec.kind != want => {
                         self.push(
                             Diagnostic::new(Code::WrongOperationKind, op.span)
                                 .arg("name", op.name.clone())
                                 .arg("stmt", self.kw_text(s)),
                         );
                     }
-                    _ => {}
+                    Some(spec) => {
+                        if let Some(fields) = &spec.fields
+                            && fields.len() != args.len()
+                        {
+                            self.push(
+                                Diagnostic::new(Code::OperationFields, op.span)
+                                    .arg("name", op.name.clone())
+                                    .arg("count", fields.len().to_string())
+                                    .arg("fields", fields.join(" "))
+                                    .arg("got", args.len().to_string()),
+                            );
+                        }
+                    }
                 }
             }
             StmtKind::Transfer { dest, timeout } => {

@@ -6,6 +6,8 @@ use crate::diag::{Code, Diagnostic};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
+    /// Under a line that did not parse: anything goes (already reported).
+    Any,
     Top,
     Hours,
     Defaults,
@@ -21,7 +23,7 @@ enum Place {
 impl Place {
     fn name(self) -> &'static str {
         match self {
-            Place::Top => "@where-top",
+            Place::Any | Place::Top => "@where-top",
             Place::Hours => "@where-hours",
             Place::Defaults => "@where-defaults",
             Place::FlowBody | Place::Block => "@where-flow",
@@ -71,6 +73,7 @@ fn allowed(k: &StmtKind, place: Place) -> bool {
         return true;
     }
     match place {
+        Place::Any => true,
         Place::Top => matches!(
             k,
             StmtKind::Languages(_)
@@ -195,7 +198,10 @@ impl Checker<'_> {
             }
             if let StmtKind::Menu { .. } = s.kind
                 && !s.body.is_empty()
-                && !s.body.iter().any(|c| matches!(c.kind, StmtKind::Press(_)))
+                && !s
+                    .body
+                    .iter()
+                    .any(|c| matches!(c.kind, StmtKind::Press(_) | StmtKind::Invalid))
             {
                 self.push(Diagnostic::new(Code::EmptyBlock, s.kw_span).arg("stmt", kw.clone()));
             }
@@ -214,7 +220,7 @@ impl Checker<'_> {
                     ..
                 } => (Place::Block, true),
                 StmtKind::If(_) | StmtKind::ElseIf(_) | StmtKind::Else => (Place::Block, repeat_ok),
-                StmtKind::Invalid => (place, repeat_ok),
+                StmtKind::Invalid => (Place::Any, true),
                 _ => (Place::Block, false),
             };
             self.block(&s.body, inner, rep);
