@@ -1,5 +1,6 @@
 //! Text folding: how keywords and names are compared (LANGUAGE.md rules 5 and 6).
 
+use std::borrow::Cow;
 use unicode_normalization::{UnicodeNormalization, is_nfkc_quick};
 
 /// Arabic tatweel (kashida), a stretching mark with no meaning.
@@ -10,11 +11,28 @@ pub fn is_haraka(c: char) -> bool {
     matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}')
 }
 
+/// Whether `c` needs no normalization and no folding: ASCII lowercase, digits, `_`, `-`,
+/// and the Arabic letters that folding leaves alone.
+#[inline]
+fn plain(c: char) -> bool {
+    matches!(c, 'a'..='z' | '0'..='9' | '_' | '-')
+        || (matches!(c, '\u{0621}'..='\u{064A}')
+            && !matches!(c, 'أ' | 'إ' | 'آ' | 'ى' | 'ة' | '\u{0640}'))
+}
+
+/// Whether a word is NFKC already (quick check; `false` when unsure).
+#[inline]
+pub fn is_nfkc(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii() || matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}'))
+        || is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes
+}
+
 /// Folds a word for keyword matching: NFKC, lowercase Latin, drop tatweel and harakat,
-/// أ إ آ ٱ → ا, ى → ي, ة → ه, Persian ی ک → ي ك.
-pub fn fold_keyword(word: &str) -> String {
-    if word.is_ascii() {
-        return word.to_ascii_lowercase();
+/// أ إ آ ٱ → ا, ى → ي, ة → ه, Persian ی ک → ي ك. Borrows when nothing changes.
+pub fn fold_keyword(word: &str) -> Cow<'_, str> {
+    if word.chars().all(plain) {
+        return Cow::Borrowed(word);
     }
     let mut out = String::with_capacity(word.len());
     let mut push = |c: char| {
@@ -28,19 +46,26 @@ pub fn fold_keyword(word: &str) -> String {
             'ک' => 'ك',
             c => c,
         };
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     };
-    if is_nfkc_quick(word.chars()) == unicode_normalization::IsNormalized::Yes {
+    if is_nfkc(word) {
         word.chars().for_each(&mut push);
     } else {
         word.nfkc().for_each(&mut push);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The identity of a name: NFKC with tatweel and harakat dropped. Two names are the same name
 /// exactly when their keys are equal; hamza, alef maqsura and ta marbuta still count.
 pub fn name_key(name: &str) -> String {
+    if is_nfkc(name) && !name.chars().any(|c| c == TATWEEL || is_haraka(c)) {
+        return name.to_string();
+    }
     name.nfkc()
         .filter(|&c| c != TATWEEL && !is_haraka(c))
         .collect()
@@ -49,7 +74,7 @@ pub fn name_key(name: &str) -> String {
 /// A name's loose form: its key folded like a keyword. Names whose loose forms are equal but whose
 /// keys differ (`على` and `علي`) are never merged; the checker points out the near miss.
 pub fn loose_key(name: &str) -> String {
-    fold_keyword(&name_key(name))
+    fold_keyword(&name_key(name)).into_owned()
 }
 
 /// The writing system of a letter, as far as names care.
@@ -160,6 +185,8 @@ mod tests {
         assert_eq!(fold_keyword("إذَا"), fold_keyword("اذا"));
         assert_eq!(fold_keyword("قائمـــة"), fold_keyword("قائمه"));
         assert_eq!(fold_keyword("FLOW"), "flow");
+        assert!(matches!(fold_keyword("flow"), Cow::Borrowed(_)));
+        assert!(matches!(fold_keyword("قل"), Cow::Borrowed(_)));
     }
 
     #[test]

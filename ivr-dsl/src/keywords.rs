@@ -149,7 +149,7 @@ pub(crate) fn table() -> &'static HashMap<String, Vec<Entry>> {
         for &kw in Kw::ALL {
             for lang in Lang::ALL {
                 for spelling in kw.spellings(lang) {
-                    let mut words = spelling.split(' ').map(fold_keyword);
+                    let mut words = spelling.split(' ').map(|w| fold_keyword(w).into_owned());
                     let first = words.next().unwrap_or_default();
                     map.entry(first).or_default().push(Entry {
                         kw,
@@ -201,7 +201,7 @@ mod tests {
         for &kw in Kw::ALL {
             for lang in Lang::ALL {
                 for s in kw.spellings(lang) {
-                    let folded: Vec<String> = s.split(' ').map(fold_keyword).collect();
+                    let folded: Vec<String> = s.split(' ').map(|w| fold_keyword(w).into_owned()).collect();
                     if let Some(other) = seen.insert(folded.clone(), kw) {
                         assert_eq!(other, kw, "{s:?} collides with {other:?} after folding");
                     }

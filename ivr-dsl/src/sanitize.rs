@@ -162,7 +162,10 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
             }
             c => {
                 in_indent = false;
-                if forbidden_name(c).is_some() {
+                if (' '..='~').contains(&c) || ('\u{0621}'..='\u{06FF}').contains(&c) {
+                    // Printable ASCII and the Arabic block: never forbidden (U+061C is a mark,
+                    // handled above).
+                } else if forbidden_name(c).is_some() {
                     found.push((off, c, Code::ForbiddenChar));
                 }
             }

@@ -92,7 +92,14 @@ pub fn span_of(i: &In) -> Span {
     }
 }
 
+#[inline]
 fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    }
+    if matches!(c, '\u{0621}'..='\u{065F}' | '\u{0660}'..='\u{0669}' | '\u{0670}'..='\u{06D3}') {
+        return true;
+    }
     c.is_alphanumeric()
         || c == '_'
         || c == '-'
@@ -154,7 +161,7 @@ pub fn symbol(c: char) -> impl Fn(In) -> PResult<In> {
 pub fn any_kw(i: In) -> PResult<(Kw, Lang, Span)> {
     let (rest, first) = word(i)?;
     let folded = fold_keyword(first.fragment());
-    let Some(entries) = keywords::table().get(&folded) else {
+    let Some(entries) = keywords::table().get(folded.as_ref()) else {
         return fail(first, "@expect-keyword");
     };
     'entries: for e in entries {
@@ -162,7 +169,7 @@ pub fn any_kw(i: In) -> PResult<(Kw, Lang, Span)> {
         let mut end = first;
         for w in &e.rest {
             match word(r) {
-                Ok((r2, wspan)) if fold_keyword(wspan.fragment()) == *w => {
+                Ok((r2, wspan)) if fold_keyword(wspan.fragment()) == w.as_str() => {
                     r = r2;
                     end = wspan;
                 }
@@ -286,7 +293,7 @@ pub fn number(i: In) -> PResult<Num> {
 }
 
 fn unit_of(s: &str) -> Option<TimeUnit> {
-    Some(match fold_keyword(s).as_str() {
+    Some(match fold_keyword(s).as_ref() {
         "ms" | "مث" => TimeUnit::Ms,
         "s" | "sec" | "ث" | "ثانيه" | "ثوان" | "ثواني" => TimeUnit::S,
         "min" | "د" | "دقيقه" | "دقايق" | "دقائق" => TimeUnit::Min,
@@ -449,6 +456,13 @@ pub fn make_ident(w: &In) -> Ident {
 }
 
 fn name_problem(text: &str) -> Option<&'static str> {
+    let first_ok = text.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic() || matches!(c, '\u{0621}'..='\u{064A}'));
+    let latin = text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let arabic = text.chars().all(|c| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' | '_' | '0'..='9'));
+    if first_ok && (latin || arabic) {
+        // The common case: plain Latin or Arabic letters.
+        return keywords::is_reserved(&fold_keyword(text)).then_some("@reason-keyword");
+    }
     let nfkc: String = text.nfkc().collect();
     if keywords::is_reserved(&fold_keyword(text)) {
         return Some("@reason-keyword");
@@ -554,7 +568,8 @@ pub fn string(i: In) -> PResult<(String, Span)> {
         let d = Diagnostic::new(Code::StringNotLast, span_of(&r2));
         return fail_with(r2, d);
     }
-    Ok((r, (out.nfc().collect(), span_of(&lit))))
+    let value = if out.is_ascii() { out } else { out.nfc().collect() };
+    Ok((r, (value, span_of(&lit))))
 }
 
 /// A description of what is at `i`, for "found …" in messages.
@@ -569,11 +584,4 @@ pub fn found(i: &In) -> String {
     } else {
         w
     }
-}
-
-/// The language of the next keyword, if any (for sorting out mixed statements).
-pub fn lang_of(k: Kw, folded: &str) -> Option<Lang> {
-    Lang::ALL
-        .into_iter()
-        .find(|&l| k.spellings(l).iter().any(|s| fold_keyword(s) == folded))
 }

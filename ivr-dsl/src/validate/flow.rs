@@ -219,21 +219,25 @@ impl Checker<'_> {
         }
     }
 
+    /// Assignment before use. A variable is assigned at a node when every path from a call's
+    /// start (the entry flow, or a subflow's entry with its parameters) passes through an
+    /// assignment of it first. Each use is decided by a backward search from the use that stops
+    /// at assignments: it only explores the region between the use and its assignments, and it
+    /// fails exactly when it reaches a start without passing one.
     fn assignment(&mut self, cfg: &Cfg) {
-        // Index every variable that is assigned anywhere.
-        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let nodes = cfg.nodes.len();
+        let mut defs_of: HashMap<&str, Vec<NodeId>> = HashMap::new();
         let mut first_def: HashMap<&str, &Ident> = HashMap::new();
-        for n in 0..cfg.nodes.len() {
+        for n in 0..nodes {
             for d in defs(cfg, n) {
-                let len = index.len();
-                index.entry(d.key.as_str()).or_insert(len);
-                first_def.entry(d.key.as_str()).or_insert(d);
+                defs_of.entry(d.key.as_str()).or_default().push(n);
+                let e = first_def.entry(d.key.as_str()).or_insert(d);
+                if d.span.start < e.span.start {
+                    *e = d;
+                }
             }
         }
-        let words = index.len().div_ceil(64).max(1);
-        let full = vec![u64::MAX; words];
-        let mut inn: Vec<Vec<u64>> = vec![full.clone(); cfg.nodes.len()];
-        let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); cfg.nodes.len()];
+        let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); nodes];
         for (i, node) in cfg.nodes.iter().enumerate() {
             for e in &node.edges {
                 if e.label != Label::Call {
@@ -241,82 +245,62 @@ impl Checker<'_> {
                 }
             }
         }
-        let builtins: Vec<String> = BUILTIN_VARS
-            .iter()
-            .map(|b| crate::fold::name_key(b))
-            .collect();
-        let empty = vec![0u64; words];
-        let set = |v: &mut Vec<u64>, i: usize| v[i / 64] |= 1 << (i % 64);
-        let has = |v: &Vec<u64>, i: usize| v[i / 64] & (1 << (i % 64)) != 0;
-        let defs_bits: Vec<Vec<u64>> = (0..cfg.nodes.len())
-            .map(|n| {
-                let mut b = empty.clone();
-                for d in defs(cfg, n) {
-                    set(&mut b, index[d.key.as_str()]);
-                }
-                b
-            })
-            .collect();
-        // Flow entries: the entry flow starts with nothing; subflows with their parameters
-        // (their FlowEntry defs); both meet their goto predecessors.
         let called: HashSet<NodeId> = cfg
             .nodes
             .iter()
-            .flat_map(|n| {
-                n.edges
-                    .iter()
-                    .filter(|e| e.label == Label::Call)
-                    .map(|e| e.to)
-            })
+            .flat_map(|n| n.edges.iter().filter(|e| e.label == Label::Call).map(|e| e.to))
             .collect();
-        let roots: HashSet<NodeId> = cfg.flows.iter().map(|f| f.entry).collect();
-        // Round-robin in reverse postorder: a must-analysis on a graph like this settles in
-        // a few passes (one more than its loop nesting).
-        let order = reverse_postorder(cfg, &roots);
-        let mut acc = vec![0u64; words];
-        loop {
-            let mut changed = false;
-            for &n in &order {
-                if roots.contains(&n) && (n == cfg.flows[0].entry || called.contains(&n)) {
-                    acc.copy_from_slice(&empty);
-                } else {
-                    acc.copy_from_slice(&full);
-                }
-                for &p in &preds[n] {
-                    for w in 0..words {
-                        acc[w] &= inn[p][w] | defs_bits[p][w];
-                    }
-                }
-                if acc != inn[n] {
-                    inn[n].copy_from_slice(&acc);
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
+        let is_start = |n: NodeId| n == cfg.flows[0].entry || called.contains(&n);
+        // Only nodes reachable from a start can be on a path from one.
+        let starts: Vec<NodeId> = (0..nodes).filter(|&n| is_start(n)).collect();
+        let live = cfg.reachable(&starts, |_, e| e.label != Label::Call);
+        let builtins: Vec<String> = BUILTIN_VARS.iter().map(|b| crate::fold::name_key(b)).collect();
         let known: Vec<&Ident> = first_def.values().copied().collect();
+        let mut stamp = vec![0u32; nodes];
+        let mut is_def = vec![0u32; nodes];
+        let mut generation = 0u32;
+        let mut stack = Vec::new();
         let mut reported: HashSet<usize> = HashSet::new();
         for (n, node) in cfg.nodes.iter().enumerate() {
+            if !live[n] {
+                continue;
+            }
             let mut u = Vec::new();
             uses(&node.kind, &mut u);
             for v in u {
                 if builtins.contains(&v.key) {
                     continue;
                 }
-                let bad = match index.get(v.key.as_str()) {
-                    Some(&i) => (!has(&inn[n], i)).then(|| {
-                        Diagnostic::new(Code::MaybeUnassigned, v.span).arg("name", v.text.clone())
-                    }),
-                    None => Some(
-                        resolve(v, &known, Code::UnknownVariable)
-                            .err()
-                            .unwrap_or_else(|| {
-                                Diagnostic::new(Code::UnknownVariable, v.span)
-                                    .arg("name", v.text.clone())
-                            }),
-                    ),
+                let bad = match defs_of.get(v.key.as_str()) {
+                    Some(ds) => {
+                        generation += 1;
+                        for &d in ds {
+                            is_def[d] = generation;
+                        }
+                        stack.clear();
+                        stack.extend(preds[n].iter().copied());
+                        let mut unassigned = is_start(n);
+                        while let Some(p) = stack.pop() {
+                            if unassigned {
+                                break;
+                            }
+                            if stamp[p] == generation || is_def[p] == generation || !live[p] {
+                                continue;
+                            }
+                            stamp[p] = generation;
+                            if is_start(p) {
+                                unassigned = true;
+                                break;
+                            }
+                            stack.extend(preds[p].iter().copied());
+                        }
+                        unassigned.then(|| {
+                            Diagnostic::new(Code::MaybeUnassigned, v.span).arg("name", v.text.clone())
+                        })
+                    }
+                    None => Some(resolve(v, &known, Code::UnknownVariable).err().unwrap_or_else(|| {
+                        Diagnostic::new(Code::UnknownVariable, v.span).arg("name", v.text.clone())
+                    })),
                 };
                 if let Some(d) = bad
                     && reported.insert(v.span.start)
@@ -353,37 +337,6 @@ impl Checker<'_> {
             self.push(Diagnostic::new(Code::UnusedVariable, v.span).arg("name", v.text.clone()));
         }
     }
-}
-
-/// Nodes reachable from the flow entries, in reverse postorder (iterative DFS).
-fn reverse_postorder(cfg: &Cfg, roots: &HashSet<NodeId>) -> Vec<NodeId> {
-    let mut seen = vec![false; cfg.nodes.len()];
-    let mut post = Vec::with_capacity(cfg.nodes.len());
-    let mut starts: Vec<NodeId> = roots.iter().copied().collect();
-    starts.sort_unstable();
-    for root in starts {
-        if seen[root] {
-            continue;
-        }
-        seen[root] = true;
-        let mut stack: Vec<(NodeId, usize)> = vec![(root, 0)];
-        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
-            let edges = &cfg.nodes[v].edges;
-            if *i < edges.len() {
-                let e = edges[*i];
-                *i += 1;
-                if e.label != Label::Call && !seen[e.to] {
-                    seen[e.to] = true;
-                    stack.push((e.to, 0));
-                }
-            } else {
-                post.push(v);
-                stack.pop();
-            }
-        }
-    }
-    post.reverse();
-    post
 }
 
 /// Strongly connected components (iterative Tarjan).

@@ -25,6 +25,11 @@ pub fn validate(
         env,
         diags: Vec::new(),
         syntax_ok,
+        defaults: script
+            .stmts
+            .iter()
+            .find(|s| matches!(s.kind, StmtKind::Defaults))
+            .map(|s| s.body.as_slice()),
     };
     c.structure();
     c.names();
@@ -40,6 +45,7 @@ pub(crate) struct Checker<'a> {
     env: &'a Environment,
     diags: Vec<Diagnostic>,
     syntax_ok: bool,
+    defaults: Option<&'a [Stmt]>,
 }
 
 impl<'a> Checker<'a> {

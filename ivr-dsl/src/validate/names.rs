@@ -70,12 +70,17 @@ impl<'a> Checker<'a> {
             );
             self.push(Diagnostic::new(Code::NoFlow, at));
         }
-        let mut flow_names: Vec<&Ident> = Vec::new();
-        for (_, name, _) in &flows {
-            self.unique(&flow_names, name, "@kind-flow");
-            flow_names.push(name);
+        let mut fx = FlowIndex::default();
+        for (_, name, params) in &flows {
+            if let Some(&first) = fx.by_key.get(name.key.as_str()) {
+                self.duplicate(fx.list[first], name, "@kind-flow");
+            } else {
+                fx.by_key.insert(name.key.as_str(), fx.list.len());
+            }
+            fx.list.push(name);
+            fx.params.push(params);
         }
-        let run_targets = self.run_targets(&flow_names);
+        let run_targets = self.run_targets(&fx);
         let entry_key = flows.first().map(|(_, n, _)| n.key.clone());
         let mut used_hours = BTreeSet::new();
         if self.env.prompts.is_none() {
@@ -111,7 +116,7 @@ impl<'a> Checker<'a> {
                 for s in &fstmt.body {
                     if let StmtKind::Step(n) = &s.kind {
                         self.unique(&v, n, "@kind-step");
-                        if flow_names.iter().any(|f| f.key == n.key) {
+                        if fx.by_key.contains_key(n.key.as_str()) {
                             self.push(
                                 Diagnostic::new(Code::StepShadowsFlow, n.span)
                                     .arg("name", n.text.clone()),
@@ -124,14 +129,12 @@ impl<'a> Checker<'a> {
             };
             let is_subflow =
                 run_targets.contains(&fname.key) && entry_key.as_ref() != Some(&fname.key);
-            let mut targets: Vec<&Ident> = steps.clone();
-            targets.extend(flow_names.iter().copied());
             walk(&fstmt.body, &mut |s| {
                 self.statement(
                     s,
                     &langs,
-                    &targets,
-                    &flows,
+                    &steps,
+                    &fx,
                     &hours,
                     &mut used_hours,
                     is_subflow,
@@ -143,8 +146,8 @@ impl<'a> Checker<'a> {
                 self.statement(
                     s,
                     &langs,
-                    &flow_names,
-                    &flows,
+                    &[],
+                    &fx,
                     &hours,
                     &mut used_hours,
                     false,
@@ -161,6 +164,12 @@ impl<'a> Checker<'a> {
 
     fn unique(&mut self, seen: &[&Ident], n: &Ident, kind: &'static str) {
         if let Some(first) = seen.iter().find(|s| s.key == n.key) {
+            self.duplicate(first, n, kind);
+        }
+    }
+
+    fn duplicate(&mut self, first: &Ident, n: &Ident, kind: &'static str) {
+        {
             self.push(
                 Diagnostic::new(Code::DuplicateName, n.span)
                     .arg("kind", kind)
@@ -170,13 +179,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn run_targets(&self, flows: &[&Ident]) -> BTreeSet<String> {
+    fn run_targets(&self, fx: &FlowIndex) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         walk(&self.script.stmts, &mut |s| {
             if let StmtKind::Run { flow, .. } = &s.kind
-                && let Ok(f) = resolve(flow, flows, Code::UnknownTarget)
+                && fx.by_key.contains_key(flow.key.as_str())
             {
-                out.insert(f.key.clone());
+                out.insert(flow.key.clone());
             }
         });
         out
@@ -227,8 +236,8 @@ impl<'a> Checker<'a> {
         &mut self,
         s: &Stmt,
         langs: &[Lang],
-        targets: &[&Ident],
-        flows: &[(&Stmt, &Ident, &[Ident])],
+        steps: &[&Ident],
+        fx: &FlowIndex,
         hours: &[&Ident],
         used_hours: &mut BTreeSet<String>,
         is_subflow: bool,
@@ -267,45 +276,44 @@ impl<'a> Checker<'a> {
                 }
             }
             StmtKind::Goto(t) => {
-                if let Err(d) = resolve(t, targets, Code::UnknownTarget) {
-                    self.push(d);
-                } else if let Some((_, f, params)) = flows.iter().find(|(_, f, _)| f.key == t.key)
-                    && !params.is_empty()
-                    && !targets
-                        .iter()
-                        .any(|x| x.key == t.key && !x.span.same_place(&f.span))
-                {
-                    self.push(
-                        Diagnostic::new(Code::RunArguments, t.span)
-                            .arg("name", t.text.clone())
-                            .arg("detail", "@detail-goto-params"),
-                    );
-                }
-            }
-            StmtKind::Run { flow, args, .. } => {
-                let names: Vec<&Ident> = flows.iter().map(|(_, n, _)| *n).collect();
-                match resolve(flow, &names, Code::UnknownTarget) {
-                    Err(d) => self.push(d),
-                    Ok(f) => {
-                        if let Some((_, _, params)) = flows.iter().find(|(_, n, _)| n.key == f.key)
-                        {
-                            let want: BTreeSet<&str> =
-                                params.iter().map(|p| p.key.as_str()).collect();
-                            let got: BTreeSet<&str> = args.iter().map(|a| a.key.as_str()).collect();
-                            if want != got {
-                                let list = |v: &BTreeSet<&str>| {
-                                    v.iter().copied().collect::<Vec<_>>().join(" ")
-                                };
-                                self.push(
-                                    Diagnostic::new(Code::RunArguments, s.span)
-                                        .arg("name", f.text.clone())
-                                        .arg("detail", format!("{} ≠ {}", list(&got), list(&want))),
-                                );
-                            }
-                        }
+                if steps.iter().any(|x| x.key == t.key) {
+                    // A step of this flow.
+                } else if let Some(&i) = fx.by_key.get(t.key.as_str()) {
+                    if !fx.params[i].is_empty() {
+                        self.push(
+                            Diagnostic::new(Code::RunArguments, t.span)
+                                .arg("name", t.text.clone())
+                                .arg("detail", "@detail-goto-params"),
+                        );
+                    }
+                } else {
+                    let mut all: Vec<&Ident> = steps.to_vec();
+                    all.extend(fx.list.iter().copied());
+                    if let Err(d) = resolve(t, &all, Code::UnknownTarget) {
+                        self.push(d);
                     }
                 }
             }
+            StmtKind::Run { flow, args, .. } => match fx.by_key.get(flow.key.as_str()) {
+                None => {
+                    if let Err(d) = resolve(flow, &fx.list, Code::UnknownTarget) {
+                        self.push(d);
+                    }
+                }
+                Some(&i) => {
+                    let want: BTreeSet<&str> = fx.params[i].iter().map(|p| p.key.as_str()).collect();
+                    let got: BTreeSet<&str> = args.iter().map(|a| a.key.as_str()).collect();
+                    if want != got {
+                        let list =
+                            |v: &BTreeSet<&str>| v.iter().copied().collect::<Vec<_>>().join(" ");
+                        self.push(
+                            Diagnostic::new(Code::RunArguments, s.span)
+                                .arg("name", fx.list[i].text.clone())
+                                .arg("detail", format!("{} ≠ {}", list(&got), list(&want))),
+                        );
+                    }
+                }
+            },
             StmtKind::Return(_) if !is_subflow => {
                 self.push(Diagnostic::new(Code::ReturnOutsideSubflow, s.kw_span));
             }
@@ -445,11 +453,7 @@ impl<'a> Checker<'a> {
     }
 
     fn defaults_body(&self) -> Option<&'a [Stmt]> {
-        self.script
-            .stmts
-            .iter()
-            .find(|s| matches!(s.kind, StmtKind::Defaults))
-            .map(|s| s.body.as_slice())
+        self.defaults
     }
 
     /// Counted handlers of an input state (or of `defaults`): no duplicates, no gaps.
@@ -510,6 +514,14 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// The flows of a script, by name.
+#[derive(Default)]
+struct FlowIndex<'a> {
+    list: Vec<&'a Ident>,
+    by_key: std::collections::HashMap<&'a str, usize>,
+    params: Vec<&'a [Ident]>,
 }
 
 fn event_name(e: Event) -> &'static str {
