@@ -228,3 +228,19 @@ mod tests {
         assert!(!is_reserved("on"));
     }
 }
+
+/// The keyword table as Markdown, one row per keyword (docs/language.md embeds it).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| English | Arabic | other accepted spellings |\n|---|---|---|\n");
+    for kw in Kw::ALL {
+        let en = kw.spellings(Lang::En);
+        let ar = kw.spellings(Lang::Ar);
+        let others: Vec<String> = en[1..]
+            .iter()
+            .chain(ar[1..].iter())
+            .map(|s| format!("`{s}`"))
+            .collect();
+        out.push_str(&format!("| `{}` | `{}` | {} |\n", en[0], ar[0], others.join(", ")));
+    }
+    out
+}
