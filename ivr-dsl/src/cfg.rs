@@ -7,7 +7,7 @@
 //! recording): loops made only of undriven edges can spin without the caller.
 
 use crate::ast::{Event, Ident, Stmt, StmtKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Index of a node.
 pub type NodeId = usize;
@@ -72,8 +72,6 @@ pub struct Node<'a> {
     pub kind: NodeKind<'a>,
     /// Flow it belongs to.
     pub flow: usize,
-    /// Outgoing edges.
-    pub edges: Vec<Edge>,
     /// Built from a `defaults` handler.
     pub from_defaults: bool,
 }
@@ -105,11 +103,15 @@ pub struct Cfg<'a> {
     /// Wait node → entry node, and whether the state has an attempt cap.
     pub states: HashMap<NodeId, (NodeId, bool)>,
     /// First node built for each statement (by address).
-    pub stmt_node: HashMap<*const Stmt, NodeId>,
+    pub stmt_node: HashMap<usize, NodeId>,
+    /// Outgoing edges of all nodes, grouped by node (see [`Cfg::edges`]).
+    edges: Vec<Edge>,
+    edge_at: Vec<u32>,
 }
 
 struct Builder<'a> {
     cfg: Cfg<'a>,
+    raw_edges: Vec<(NodeId, Edge)>,
     flow_keys: HashMap<String, usize>,
     defaults: &'a [Stmt],
     in_defaults: bool,
@@ -128,10 +130,13 @@ impl<'a> Cfg<'a> {
                 nodes: Vec::new(),
                 flows: Vec::new(),
                 exit: 0,
-                states: HashMap::new(),
-                stmt_node: HashMap::new(),
+                states: HashMap::default(),
+                stmt_node: HashMap::default(),
+                edges: Vec::new(),
+                edge_at: Vec::new(),
             },
-            flow_keys: HashMap::new(),
+            raw_edges: Vec::new(),
+            flow_keys: HashMap::default(),
             defaults,
             in_defaults: false,
         };
@@ -141,11 +146,11 @@ impl<'a> Cfg<'a> {
                 let i = b.cfg.flows.len();
                 let entry = b.node(NodeKind::FlowEntry(i), i);
                 let end = b.node(NodeKind::FlowEnd(i), i);
-                let mut steps = HashMap::new();
+                let mut steps = HashMap::default();
                 for c in &s.body {
                     if let StmtKind::Step(n) = &c.kind {
                         let id = b.node(NodeKind::Stmt(c), i);
-                        b.cfg.stmt_node.insert(c as *const Stmt, id);
+                        b.cfg.stmt_node.insert(c as *const Stmt as usize, id);
                         steps.entry(n.key.clone()).or_insert(id);
                     }
                 }
@@ -164,7 +169,33 @@ impl<'a> Cfg<'a> {
             let first = b.block(&f.stmt.body, f.end, i, None);
             b.edge(f.entry, first, Label::Next, false);
         }
+        // Group edges by source (counting sort, stable: a node's edges keep their order).
+        let n = b.cfg.nodes.len();
+        let mut at = vec![0u32; n + 1];
+        for (from, _) in &b.raw_edges {
+            at[from + 1] += 1;
+        }
+        for i in 0..n {
+            at[i + 1] += at[i];
+        }
+        let mut fill = at.clone();
+        let placeholder = Edge {
+            to: 0,
+            label: Label::Next,
+            driven: false,
+        };
+        b.cfg.edges = vec![placeholder; b.raw_edges.len()];
+        for (from, e) in b.raw_edges.drain(..) {
+            b.cfg.edges[fill[from] as usize] = e;
+            fill[from] += 1;
+        }
+        b.cfg.edge_at = at;
         b.cfg
+    }
+
+    /// The outgoing edges of node `n`.
+    pub fn edges(&self, n: NodeId) -> &[Edge] {
+        &self.edges[self.edge_at[n] as usize..self.edge_at[n + 1] as usize]
     }
 
     /// Nodes reachable from `from` (all edges).
@@ -175,7 +206,7 @@ impl<'a> Cfg<'a> {
             if std::mem::replace(&mut seen[n], true) {
                 continue;
             }
-            for e in &self.nodes[n].edges {
+            for e in self.edges(n) {
                 if !seen[e.to] && follow(&self.nodes[n], e) {
                     stack.push(e.to);
                 }
@@ -190,7 +221,6 @@ impl<'a> Builder<'a> {
         self.cfg.nodes.push(Node {
             kind,
             flow,
-            edges: Vec::new(),
             from_defaults: self.in_defaults,
         });
         self.cfg.nodes.len() - 1
@@ -198,12 +228,15 @@ impl<'a> Builder<'a> {
 
     fn stmt_node(&mut self, s: &'a Stmt, flow: usize) -> NodeId {
         let id = self.node(NodeKind::Stmt(s), flow);
-        self.cfg.stmt_node.entry(s as *const Stmt).or_insert(id);
+        self.cfg
+            .stmt_node
+            .entry(s as *const Stmt as usize)
+            .or_insert(id);
         id
     }
 
     fn edge(&mut self, from: NodeId, to: NodeId, label: Label, driven: bool) {
-        self.cfg.nodes[from].edges.push(Edge { to, label, driven });
+        self.raw_edges.push((from, Edge { to, label, driven }));
     }
 
     /// Builds a block; returns its first node (or `cont` if empty). `state` is the wait node
@@ -273,7 +306,7 @@ impl<'a> Builder<'a> {
         let exit = self.cfg.exit;
         match &s.kind {
             StmtKind::Step(_) => {
-                let n = match self.cfg.stmt_node.get(&(s as *const Stmt)) {
+                let n = match self.cfg.stmt_node.get(&(s as *const Stmt as usize)) {
                     Some(&id) => id,
                     None => self.stmt_node(s, flow),
                 };

@@ -131,7 +131,7 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
     // Edges between drawn nodes, through undrawn ones.
     let mut edges: BTreeSet<(NodeId, NodeId, String)> = BTreeSet::new();
     for &from in &order {
-        for e in &cfg.nodes[from].edges {
+        for e in cfg.edges(from) {
             let first = label_text(e.label, lang);
             let mut stack = vec![(e.to, first)];
             let mut seen = BTreeSet::new();
@@ -145,10 +145,10 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
                     NodeKind::Wait(s) => {
                         // The wait of a drawn input state: its edges leave from the state
                         // itself; reaching it again (repeat) is an edge back to the state.
-                        let entry = cfg.stmt_node.get(&(s as *const Stmt)).copied();
+                        let entry = cfg.stmt_node.get(&(s as *const Stmt as usize)).copied();
                         if entry == Some(from) && lbl.is_empty() {
                             if expanded.insert(n) {
-                                for e2 in &cfg.nodes[n].edges {
+                                for e2 in cfg.edges(n) {
                                     stack.push((e2.to, label_text(e2.label, lang)));
                                 }
                             }
@@ -168,7 +168,7 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
                 if !seen.insert((n, lbl.clone())) {
                     continue;
                 }
-                for e2 in &cfg.nodes[n].edges {
+                for e2 in cfg.edges(n) {
                     let l2 = label_text(e2.label, lang);
                     stack.push((e2.to, if lbl.is_empty() { l2 } else { lbl.clone() }));
                 }

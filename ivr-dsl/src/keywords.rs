@@ -2,7 +2,7 @@
 //! keyword.
 
 use crate::fold::fold_keyword;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::OnceLock;
 
 /// The language of a keyword (and of prompts and callers).
@@ -145,7 +145,7 @@ pub(crate) struct Entry {
 pub(crate) fn table() -> &'static HashMap<String, Vec<Entry>> {
     static TABLE: OnceLock<HashMap<String, Vec<Entry>>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut map: HashMap<String, Vec<Entry>> = HashMap::new();
+        let mut map: HashMap<String, Vec<Entry>> = HashMap::default();
         for &kw in Kw::ALL {
             for lang in Lang::ALL {
                 for spelling in kw.spellings(lang) {
@@ -190,6 +190,27 @@ pub fn arabic_attempts(n: u64) -> &'static str {
     }
 }
 
+/// The keyword table as Markdown, one row per keyword (docs/language.md embeds it).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| English | Arabic | other accepted spellings |\n|---|---|---|\n");
+    for kw in Kw::ALL {
+        let en = kw.spellings(Lang::En);
+        let ar = kw.spellings(Lang::Ar);
+        let others: Vec<String> = en[1..]
+            .iter()
+            .chain(ar[1..].iter())
+            .map(|s| format!("`{s}`"))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            en[0],
+            ar[0],
+            others.join(", ")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,11 +218,12 @@ mod tests {
 
     #[test]
     fn no_two_keywords_collide_after_folding() {
-        let mut seen: HashMap<Vec<String>, Kw> = HashMap::new();
+        let mut seen: HashMap<Vec<String>, Kw> = HashMap::default();
         for &kw in Kw::ALL {
             for lang in Lang::ALL {
                 for s in kw.spellings(lang) {
-                    let folded: Vec<String> = s.split(' ').map(|w| fold_keyword(w).into_owned()).collect();
+                    let folded: Vec<String> =
+                        s.split(' ').map(|w| fold_keyword(w).into_owned()).collect();
                     if let Some(other) = seen.insert(folded.clone(), kw) {
                         assert_eq!(other, kw, "{s:?} collides with {other:?} after folding");
                     }
@@ -227,20 +249,4 @@ mod tests {
         assert!(is_reserved("اذا"));
         assert!(!is_reserved("on"));
     }
-}
-
-/// The keyword table as Markdown, one row per keyword (docs/language.md embeds it).
-pub fn markdown_table() -> String {
-    let mut out = String::from("| English | Arabic | other accepted spellings |\n|---|---|---|\n");
-    for kw in Kw::ALL {
-        let en = kw.spellings(Lang::En);
-        let ar = kw.spellings(Lang::Ar);
-        let others: Vec<String> = en[1..]
-            .iter()
-            .chain(ar[1..].iter())
-            .map(|s| format!("`{s}`"))
-            .collect();
-        out.push_str(&format!("| `{}` | `{}` | {} |\n", en[0], ar[0], others.join(", ")));
-    }
-    out
 }

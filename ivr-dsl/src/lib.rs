@@ -5,10 +5,10 @@
 //!
 //! 1. [`sanitize`]: bytes → text, rejecting bidi controls and other invisible trouble;
 //! 2. [`lines`]: lines and indentation blocks;
-//! 3. [`parse`]: statements, with nom over `nom_locate` spans, into the [`ast`];
+//! 3. [`mod@parse`]: statements, with nom over `nom_locate` spans, into the [`ast`];
 //! 4. [`validate`]: the static checks, against an [`Environment`] (prompts, operations,
 //!    transfer destinations);
-//! 5. [`format`] (canonical layout, keyword translation) and [`graph`] (DOT, Mermaid).
+//! 5. [`mod@format`] (canonical layout, keyword translation) and [`graph`] (DOT, Mermaid).
 //!
 //! Diagnostics carry stable codes and are rendered in English or Arabic by [`render`].
 //!

@@ -21,7 +21,9 @@ fn every_code_is_documented_with_an_example() {
     let d = doc();
     for c in Code::ALL {
         let head = format!("### {}: ", c.as_str());
-        let at = d.find(&head).unwrap_or_else(|| panic!("{} has no section", c.as_str()));
+        let at = d
+            .find(&head)
+            .unwrap_or_else(|| panic!("{} has no section", c.as_str()));
         let section = &d[at..];
         let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
         assert!(

@@ -456,9 +456,13 @@ pub fn make_ident(w: &In) -> Ident {
 }
 
 fn name_problem(text: &str) -> Option<&'static str> {
-    let first_ok = text.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic() || matches!(c, '\u{0621}'..='\u{064A}'));
+    let first_ok = text.chars().next().is_some_and(|c| {
+        c == '_' || c.is_ascii_alphabetic() || matches!(c, '\u{0621}'..='\u{064A}')
+    });
     let latin = text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let arabic = text.chars().all(|c| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' | '_' | '0'..='9'));
+    let arabic = text
+        .chars()
+        .all(|c| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' | '_' | '0'..='9'));
     if first_ok && (latin || arabic) {
         // The common case: plain Latin or Arabic letters.
         return keywords::is_reserved(&fold_keyword(text)).then_some("@reason-keyword");
@@ -568,7 +572,11 @@ pub fn string(i: In) -> PResult<(String, Span)> {
         let d = Diagnostic::new(Code::StringNotLast, span_of(&r2));
         return fail_with(r2, d);
     }
-    let value = if out.is_ascii() { out } else { out.nfc().collect() };
+    let value = if out.is_ascii() {
+        out
+    } else {
+        out.nfc().collect()
+    };
     Ok((r, (value, span_of(&lit))))
 }
 

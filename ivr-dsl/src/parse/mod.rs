@@ -6,19 +6,129 @@ pub mod stmt;
 
 use crate::ast::{Comment, Script, Stmt, StmtKind};
 use crate::diag::{Code, Diagnostic};
-use crate::lines::{LineKind, split_lines};
+use crate::keywords::Lang;
+use crate::lines::{Line, LineKind, split_lines};
 use crate::sanitize::Source;
 use lex::{Ctx, In, found, span_of};
 use nom::Input;
 use nom_locate::LocatedSpan;
 
-/// Parses sanitized source into a tree. Every line is tried; a line that fails becomes
-/// [`StmtKind::Invalid`] (keeping its block) and its error is reported.
-pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate::KeywordCounts) {
-    let mut counts = crate::KeywordCounts::default();
-    let lines = split_lines(src, diags);
+/// One code line, parsed: its statement, whether its body came inline, and what the line
+/// reported.
+struct ParsedLine {
+    stmt: Stmt,
+    inline: bool,
+    diags: Vec<Diagnostic>,
+    ar: usize,
+    en: usize,
+}
+
+/// Parses the code lines `lines` (in order). Lines are independent of each other, so disjoint
+/// runs of them can be parsed on different threads.
+fn parse_lines(src: &Source, lines: &[Line]) -> Vec<ParsedLine> {
     let ctx = Ctx::default();
     let mut cursor: In = LocatedSpan::new_extra(src.text.as_str(), &ctx);
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        // Advance a cursor rather than slicing from the start of the file: nom_locate counts
+        // the newlines it skips, so this keeps the whole parse linear.
+        cursor = cursor.take_from(line.start - cursor.location_offset());
+        let input = cursor.take(line.end - line.start);
+        ctx.kw_langs.borrow_mut().clear();
+        let mut diags = Vec::new();
+        let mut inline = false;
+        let stmt = match stmt::line(input) {
+            Ok((_, parsed)) => {
+                inline = parsed.inline;
+                parsed.stmt
+            }
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                if !src.is_tainted(line.index) {
+                    diags.push(e.diag.unwrap_or_else(|| {
+                        let at = span_of(&e.at.take(found_len(&e.at)));
+                        Diagnostic::new(Code::Syntax, at)
+                            .arg("expected", e.expected)
+                            .arg("found", found(&e.at))
+                    }));
+                }
+                let mut s = Stmt::new(StmtKind::Invalid, src.span(line.start, line.end));
+                s.kw_span = s.span;
+                s
+            }
+            Err(nom::Err::Incomplete(_)) => {
+                Stmt::new(StmtKind::Invalid, src.span(line.start, line.end))
+            }
+        };
+        let langs = ctx.kw_langs.borrow();
+        let ar = langs.iter().filter(|(l, _)| *l == Lang::Ar).count();
+        let en = langs.len() - ar;
+        if !matches!(stmt.kind, StmtKind::Invalid)
+            && let Some((first, _)) = langs.first()
+            && let Some((_, at)) = langs.iter().find(|(l, _)| l != first)
+        {
+            diags.push(Diagnostic::new(Code::MixedKeywords, *at));
+        }
+        drop(langs);
+        diags.append(&mut ctx.diags.borrow_mut());
+        out.push(ParsedLine {
+            stmt,
+            inline,
+            diags,
+            ar,
+            en,
+        });
+    }
+    out
+}
+
+/// Scripts smaller than this are parsed on one thread.
+const PARALLEL_BYTES: usize = 256 * 1024;
+
+/// Parses sanitized source into a tree. Every line is tried; a line that fails becomes
+/// [`StmtKind::Invalid`] (keeping its block) and its error is reported. Large scripts are
+/// parsed on up to four threads; the result does not depend on how many.
+pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate::KeywordCounts) {
+    let threads = if src.text.len() < PARALLEL_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    };
+    parse_source_with(src, diags, threads)
+}
+
+/// [`parse_source`] on a given number of threads.
+pub fn parse_source_with(
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+    threads: usize,
+) -> (Script, crate::KeywordCounts) {
+    let lines = split_lines(src, diags);
+    let code: Vec<Line> = lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Code)
+        .copied()
+        .collect();
+    let parsed: Vec<ParsedLine> = if threads <= 1 {
+        parse_lines(src, &code)
+    } else {
+        let chunk = code.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = code
+                .chunks(chunk.max(1))
+                .map(|part| scope.spawn(move || parse_lines(src, part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    // A panic in a parser thread is a bug; re-raise it where it can be seen.
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    };
+
+    let mut counts = crate::KeywordCounts::default();
     let mut script = Script::default();
     let mut stack: Vec<(usize, Stmt, bool)> = Vec::new();
     let mut comments: Vec<Comment> = Vec::new();
@@ -36,6 +146,7 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
         }
     }
 
+    let mut parsed = parsed.into_iter();
     for line in &lines {
         match line.kind {
             LineKind::Blank => blank = true,
@@ -47,48 +158,11 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
                 });
             }
             LineKind::Code => {
-                // Advance a cursor rather than slicing from the start of the file: nom_locate
-                // counts the newlines it skips, so this keeps the whole parse linear.
-                cursor = cursor.take_from(line.start - cursor.location_offset());
-                let input = cursor.take(line.end - line.start);
-                ctx.kw_langs.borrow_mut().clear();
-                let mut stmt_inline = false;
-                let mut stmt = match stmt::line(input) {
-                    Ok((_, parsed)) => {
-                        stmt_inline = parsed.inline;
-                        parsed.stmt
-                    }
-                    Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                        if !src.is_tainted(line.index) {
-                            diags.push(e.diag.unwrap_or_else(|| {
-                                let at = span_of(&e.at.take(found_len(&e.at)));
-                                Diagnostic::new(Code::Syntax, at)
-                                    .arg("expected", e.expected)
-                                    .arg("found", found(&e.at))
-                            }));
-                        }
-                        let mut s = Stmt::new(StmtKind::Invalid, src.span(line.start, line.end));
-                        s.kw_span = s.span;
-                        s
-                    }
-                    Err(nom::Err::Incomplete(_)) => {
-                        Stmt::new(StmtKind::Invalid, src.span(line.start, line.end))
-                    }
-                };
-                for (l, _) in ctx.kw_langs.borrow().iter() {
-                    match l {
-                        crate::keywords::Lang::Ar => counts.ar += 1,
-                        crate::keywords::Lang::En => counts.en += 1,
-                    }
-                }
-                if !matches!(stmt.kind, StmtKind::Invalid) {
-                    let langs = ctx.kw_langs.borrow();
-                    if let Some((first, _)) = langs.first()
-                        && let Some((_, at)) = langs.iter().find(|(l, _)| l != first)
-                    {
-                        diags.push(Diagnostic::new(Code::MixedKeywords, *at));
-                    }
-                }
+                let Some(mut p) = parsed.next() else { break };
+                counts.ar += p.ar;
+                counts.en += p.en;
+                diags.append(&mut p.diags);
+                let mut stmt = p.stmt;
                 stmt.comments = std::mem::take(&mut comments);
                 stmt.blank_before = std::mem::take(&mut blank);
                 close(&mut stack, &mut script, line.level);
@@ -98,13 +172,12 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
                             .arg("parent", parent.kw_span_text(src)),
                     );
                 }
-                stack.push((line.level, stmt, stmt_inline));
+                stack.push((line.level, stmt, p.inline));
             }
         }
     }
     close(&mut stack, &mut script, 0);
     script.trailing_comments = comments;
-    diags.extend(ctx.diags.into_inner());
     (script, counts)
 }
 
@@ -128,5 +201,42 @@ impl Stmt {
             .get(self.kw_span.start..self.kw_span.end)
             .unwrap_or("")
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let hotline = include_str!("../../../flows/complaint_940.flow");
+        let mut text = String::new();
+        for i in 0..40 {
+            // Each copy renamed, with an error and a mixed line so diagnostics come from every
+            // part of the file.
+            text.push_str(&hotline.replace("flow ", &format!("flow c{i}_")));
+            text.push_str(&format!(
+                "\nflow broken{i}\n    goto\n    say welcome بالعربية\n    hangup\n"
+            ));
+        }
+        let (src, _) = crate::sanitize::sanitize(text.as_bytes());
+        let mut d1 = Vec::new();
+        let (s1, c1) = parse_source_with(&src, &mut d1, 1);
+        for threads in [2, 3, 4] {
+            let mut d = Vec::new();
+            let (s, c) = parse_source_with(&src, &mut d, threads);
+            assert_eq!(s, s1);
+            // Spans compare equal by design; compare positions explicitly.
+            let pos = |d: &[Diagnostic]| -> Vec<_> {
+                d.iter()
+                    .map(|x| (x.code, x.span.start, x.span.end, x.span.line, x.span.col))
+                    .collect()
+            };
+            assert_eq!(pos(&d), pos(&d1));
+            assert_eq!(d, d1);
+            assert_eq!((c.ar, c.en), (c1.ar, c1.en));
+        }
+        assert_eq!(d1.len(), 80);
     }
 }

@@ -6,7 +6,7 @@ use crate::ast::{Expr, Ident, SayWhat, Stmt, StmtKind};
 use crate::cfg::{Cfg, Label, NodeId, NodeKind};
 use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Variables every call starts with.
 pub const BUILTIN_VARS: &[&str] = &["caller", "called", "المتصل", "المطلوب"];
@@ -34,18 +34,19 @@ fn uses<'a>(kind: &NodeKind<'a>, out: &mut Vec<&'a Ident>) {
     }
 }
 
-fn defs<'a>(cfg: &Cfg<'a>, n: NodeId) -> Vec<&'a Ident> {
+fn defs<'a>(cfg: &Cfg<'a>, n: NodeId, out: &mut Vec<&'a Ident>) {
     match cfg.nodes[n].kind {
         NodeKind::Stmt(Stmt {
             kind: StmtKind::Set { var, .. },
             ..
-        }) => vec![var],
-        NodeKind::Assign(v) => vec![v],
-        NodeKind::FlowEntry(i) => match &cfg.flows[i].stmt.kind {
-            StmtKind::Flow { params, .. } => params.iter().collect(),
-            _ => vec![],
-        },
-        _ => vec![],
+        }) => out.push(var),
+        NodeKind::Assign(v) => out.push(v),
+        NodeKind::FlowEntry(i) => {
+            if let StmtKind::Flow { params, .. } = &cfg.flows[i].stmt.kind {
+                out.extend(params.iter());
+            }
+        }
+        _ => {}
     }
 }
 
@@ -58,41 +59,138 @@ fn node_span(cfg: &Cfg, n: NodeId) -> Option<Span> {
     }
 }
 
-impl Checker<'_> {
-    pub(super) fn flows(&mut self) {
+/// What the path checks need of every node, computed once: variables (interned) read and
+/// assigned there, and predecessor lists.
+pub(super) struct Facts<'a> {
+    /// Interned variable keys.
+    ids: HashMap<&'a str, u32>,
+    /// The first assignment of each variable, by source position.
+    first_def: Vec<Option<&'a Ident>>,
+    /// Per node: variables assigned there (flat, indexed by `def_at`).
+    defs: Vec<u32>,
+    def_at: Vec<u32>,
+    /// Per variable: nodes that assign it.
+    def_nodes: Vec<Vec<NodeId>>,
+    /// Every read: node, the name as written, its variable (`u32::MAX` if never assigned).
+    reads: Vec<(NodeId, &'a Ident, u32)>,
+    /// Predecessors (flat, indexed by `pred_at`), without `run` call edges.
+    preds: Vec<NodeId>,
+    pred_at: Vec<u32>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(cfg: &Cfg<'a>) -> Facts<'a> {
+        let n = cfg.nodes.len();
+        let mut f = Facts {
+            ids: HashMap::default(),
+            first_def: Vec::new(),
+            defs: Vec::new(),
+            def_at: Vec::with_capacity(n + 1),
+            def_nodes: Vec::new(),
+            reads: Vec::new(),
+            preds: Vec::new(),
+            pred_at: Vec::with_capacity(n + 1),
+        };
+        let mut tmp = Vec::new();
+        for node in 0..n {
+            f.def_at.push(f.defs.len() as u32);
+            tmp.clear();
+            defs(cfg, node, &mut tmp);
+            for d in tmp.drain(..) {
+                let next = f.ids.len() as u32;
+                let id = *f.ids.entry(d.key.as_str()).or_insert(next);
+                if id == next {
+                    f.first_def.push(Some(d));
+                    f.def_nodes.push(Vec::new());
+                }
+                let first = &mut f.first_def[id as usize];
+                if first.is_none_or(|x| d.span.start < x.span.start) {
+                    *first = Some(d);
+                }
+                f.def_nodes[id as usize].push(node);
+                f.defs.push(id);
+            }
+        }
+        f.def_at.push(f.defs.len() as u32);
+        for (node, nd) in cfg.nodes.iter().enumerate() {
+            uses(&nd.kind, &mut tmp);
+            for v in tmp.drain(..) {
+                let id = f.ids.get(v.key.as_str()).copied().unwrap_or(u32::MAX);
+                f.reads.push((node, v, id));
+            }
+        }
+        let mut count = vec![0u32; n + 1];
+        for i in 0..n {
+            for e in cfg.edges(i).iter().filter(|e| e.label != Label::Call) {
+                count[e.to] += 1;
+            }
+        }
+        let mut at = 0u32;
+        for c in count.iter_mut() {
+            f.pred_at.push(at);
+            at += *c;
+            *c = 0;
+        }
+        f.preds = vec![0; at as usize];
+        for i in 0..n {
+            for e in cfg.edges(i).iter().filter(|e| e.label != Label::Call) {
+                let slot = f.pred_at[e.to] + count[e.to];
+                f.preds[slot as usize] = i;
+                count[e.to] += 1;
+            }
+        }
+        f
+    }
+
+    fn defs_of(&self, node: NodeId) -> &[u32] {
+        &self.defs[self.def_at[node] as usize..self.def_at[node + 1] as usize]
+    }
+
+    fn preds_of(&self, node: NodeId) -> &[NodeId] {
+        &self.preds[self.pred_at[node] as usize..self.pred_at[node + 1] as usize]
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// Falling off, loops and assignment before use; returns the graph for the reachability
+    /// warnings, which wait until the script has no errors.
+    pub(super) fn path_checks(&mut self) -> Option<(Cfg<'a>, Facts<'a>)> {
         let cfg = Cfg::build(self.script);
         if cfg.flows.is_empty() {
-            return;
+            return None;
         }
-        let reached = cfg.reachable(&[cfg.flows[0].entry], |_, _| true);
+        let facts = Facts::new(&cfg);
         self.falls_off(&cfg);
-        self.cycles(&cfg);
-        self.assignment(&cfg);
-        // Reachability and unused variables are noise while errors stand: a jump that does
-        // not resolve leaves its intended target unreached.
-        if !crate::diag::has_errors(&self.diags) {
-            self.unreachable(&cfg, &reached);
-            self.unused(&cfg);
-        }
+        self.cycles(&cfg, &facts);
+        self.assignment(&cfg, &facts);
+        Some((cfg, facts))
+    }
+
+    /// Unreachable flows and statements, unused variables.
+    pub(super) fn reachability(&mut self, cfg: &Cfg, facts: &Facts) {
+        let reached = cfg.reachable(&[cfg.flows[0].entry], |_, _| true);
+        self.unreachable(cfg, &reached);
+        self.unused(facts);
     }
 
     fn falls_off(&mut self, cfg: &Cfg) {
         // One walk per flow, over that flow's nodes only; `stamp` avoids clearing per flow.
         let mut stamp = vec![usize::MAX; cfg.nodes.len()];
         let mut visited = Vec::new();
+        let mut stack = Vec::new();
         for (i, f) in cfg.flows.iter().enumerate() {
             if f.stmt.body.is_empty() {
                 continue;
             }
             visited.clear();
-            let mut stack = vec![f.entry];
+            stack.push(f.entry);
             while let Some(n) = stack.pop() {
                 if stamp[n] == i {
                     continue;
                 }
                 stamp[n] = i;
                 visited.push(n);
-                for e in &cfg.nodes[n].edges {
+                for e in cfg.edges(n) {
                     if e.label != Label::Call && cfg.nodes[e.to].flow == i && stamp[e.to] != i {
                         stack.push(e.to);
                     }
@@ -103,7 +201,7 @@ impl Checker<'_> {
             }
             let last = visited
                 .iter()
-                .filter(|&&n| cfg.nodes[n].edges.iter().any(|e| e.to == f.end))
+                .filter(|&&n| cfg.edges(n).iter().any(|e| e.to == f.end))
                 .filter_map(|&n| node_span(cfg, n))
                 .max_by_key(|s| s.start);
             let at = last.unwrap_or(f.name.span);
@@ -127,7 +225,7 @@ impl Checker<'_> {
     fn dead(&mut self, cfg: &Cfg, reached: &[bool], stmts: &[Stmt]) {
         let mut prev = true;
         for s in stmts {
-            match cfg.stmt_node.get(&(s as *const Stmt)) {
+            match cfg.stmt_node.get(&(s as *const Stmt as usize)) {
                 Some(&n) => {
                     let r = reached[n];
                     if !r && prev {
@@ -148,67 +246,83 @@ impl Checker<'_> {
 
     /// Loops over undriven edges must test a counter they change, or pass only through input
     /// states that have an attempt cap and are not re-entered by the loop.
-    fn cycles(&mut self, cfg: &Cfg) {
+    fn cycles(&mut self, cfg: &Cfg, facts: &Facts) {
         let n = cfg.nodes.len();
-        let adj: Vec<Vec<NodeId>> = cfg
-            .nodes
-            .iter()
-            .map(|node| {
-                node.edges
-                    .iter()
-                    .filter(|e| !e.driven && e.label != Label::Call)
-                    .map(|e| e.to)
-                    .collect()
-            })
-            .collect();
-        let mut reported = HashSet::new();
-        for comp in sccs(n, &adj) {
-            let looped = comp.len() > 1 || adj[comp[0]].contains(&comp[0]);
-            if !looped {
-                continue;
+        let mut adj_at = Vec::with_capacity(n + 1);
+        let mut adj = Vec::new();
+        let mut self_loop = vec![false; n];
+        for (i, looped) in self_loop.iter_mut().enumerate() {
+            adj_at.push(adj.len());
+            for e in cfg
+                .edges(i)
+                .iter()
+                .filter(|e| !e.driven && e.label != Label::Call)
+            {
+                adj.push(e.to);
+                *looped |= e.to == i;
             }
-            let members: HashSet<NodeId> = comp.iter().copied().collect();
-            let mut assigned = HashSet::new();
-            for &m in &comp {
-                for d in defs(cfg, m) {
-                    assigned.insert(d.key.as_str());
-                }
+        }
+        adj_at.push(adj.len());
+        let (comp, count) = sccs(n, &adj, &adj_at);
+        let mut size = vec![0u32; count];
+        for &c in &comp {
+            size[c] += 1;
+        }
+        // Members of the components that loop, grouped by component.
+        let mut members: HashMap<usize, Vec<NodeId>> = HashMap::default();
+        for (i, &c) in comp.iter().enumerate() {
+            if size[c] > 1 || self_loop[i] {
+                members.entry(c).or_default().push(i);
             }
-            let counter = comp.iter().any(|&m| match cfg.nodes[m].kind {
+        }
+        let mut comps: Vec<Vec<NodeId>> = members.into_values().collect();
+        comps.sort_by_key(|m| m[0]);
+        let mut reported = HashSet::default();
+        for m in comps {
+            let assigned: HashSet<u32> = m
+                .iter()
+                .flat_map(|&x| facts.defs_of(x).iter().copied())
+                .collect();
+            let counter = m.iter().any(|&x| match cfg.nodes[x].kind {
                 NodeKind::Stmt(Stmt {
                     kind: StmtKind::If(e) | StmtKind::ElseIf(e),
                     ..
                 }) => {
                     let mut v = Vec::new();
                     e.vars(&mut v);
-                    v.iter().any(|v| assigned.contains(v.key.as_str()))
+                    v.iter().any(|v| {
+                        facts
+                            .ids
+                            .get(v.key.as_str())
+                            .is_some_and(|id| assigned.contains(id))
+                    })
                 }
                 _ => false,
             });
             if counter {
                 continue;
             }
-            let waits: Vec<NodeId> = comp
+            let waits: Vec<NodeId> = m
                 .iter()
                 .copied()
-                .filter(|m| cfg.states.contains_key(m))
+                .filter(|x| cfg.states.contains_key(x))
                 .collect();
             let bounded = !waits.is_empty()
                 && waits.iter().all(|w| {
                     let (entry, capped) = cfg.states[w];
-                    capped && !members.contains(&entry)
+                    capped && comp[entry] != comp[*w]
                 });
             if bounded {
                 continue;
             }
-            let at = comp
+            let at = m
                 .iter()
-                .filter(|&&m| !cfg.nodes[m].from_defaults)
-                .filter_map(|&m| node_span(cfg, m))
+                .filter(|&&x| !cfg.nodes[x].from_defaults)
+                .filter_map(|&x| node_span(cfg, x))
                 .min_by_key(|s| s.start)
                 .or_else(|| {
-                    comp.iter()
-                        .filter_map(|&m| node_span(cfg, m))
+                    m.iter()
+                        .filter_map(|&x| node_span(cfg, x))
                         .min_by_key(|s| s.start)
                 });
             if let Some(at) = at
@@ -221,116 +335,91 @@ impl Checker<'_> {
 
     /// Assignment before use. A variable is assigned at a node when every path from a call's
     /// start (the entry flow, or a subflow's entry with its parameters) passes through an
-    /// assignment of it first. Each use is decided by a backward search from the use that stops
-    /// at assignments: it only explores the region between the use and its assignments, and it
-    /// fails exactly when it reaches a start without passing one.
-    fn assignment(&mut self, cfg: &Cfg) {
+    /// assignment of it first. Each read is decided by a backward search from the read that
+    /// stops at assignments: it only explores the region between the read and its assignments,
+    /// and it fails exactly when it reaches a start without passing one.
+    fn assignment(&mut self, cfg: &Cfg, facts: &Facts) {
         let nodes = cfg.nodes.len();
-        let mut defs_of: HashMap<&str, Vec<NodeId>> = HashMap::new();
-        let mut first_def: HashMap<&str, &Ident> = HashMap::new();
-        for n in 0..nodes {
-            for d in defs(cfg, n) {
-                defs_of.entry(d.key.as_str()).or_default().push(n);
-                let e = first_def.entry(d.key.as_str()).or_insert(d);
-                if d.span.start < e.span.start {
-                    *e = d;
-                }
+        let mut start = vec![false; nodes];
+        start[cfg.flows[0].entry] = true;
+        for i in 0..nodes {
+            for e in cfg.edges(i).iter().filter(|e| e.label == Label::Call) {
+                start[e.to] = true;
             }
         }
-        let mut preds: Vec<Vec<NodeId>> = vec![Vec::new(); nodes];
-        for (i, node) in cfg.nodes.iter().enumerate() {
-            for e in &node.edges {
-                if e.label != Label::Call {
-                    preds[e.to].push(i);
-                }
-            }
-        }
-        let called: HashSet<NodeId> = cfg
-            .nodes
-            .iter()
-            .flat_map(|n| n.edges.iter().filter(|e| e.label == Label::Call).map(|e| e.to))
-            .collect();
-        let is_start = |n: NodeId| n == cfg.flows[0].entry || called.contains(&n);
+        let starts: Vec<NodeId> = (0..nodes).filter(|&n| start[n]).collect();
         // Only nodes reachable from a start can be on a path from one.
-        let starts: Vec<NodeId> = (0..nodes).filter(|&n| is_start(n)).collect();
         let live = cfg.reachable(&starts, |_, e| e.label != Label::Call);
-        let builtins: Vec<String> = BUILTIN_VARS.iter().map(|b| crate::fold::name_key(b)).collect();
-        let known: Vec<&Ident> = first_def.values().copied().collect();
+        let builtins: Vec<String> = BUILTIN_VARS
+            .iter()
+            .map(|b| crate::fold::name_key(b))
+            .collect();
+        let known: Vec<&Ident> = facts.first_def.iter().flatten().copied().collect();
         let mut stamp = vec![0u32; nodes];
         let mut is_def = vec![0u32; nodes];
         let mut generation = 0u32;
         let mut stack = Vec::new();
-        let mut reported: HashSet<usize> = HashSet::new();
-        for (n, node) in cfg.nodes.iter().enumerate() {
-            if !live[n] {
+        let mut reported: HashSet<usize> = HashSet::default();
+        for &(n, v, id) in &facts.reads {
+            if !live[n] || builtins.contains(&v.key) {
                 continue;
             }
-            let mut u = Vec::new();
-            uses(&node.kind, &mut u);
-            for v in u {
-                if builtins.contains(&v.key) {
-                    continue;
+            let bad = if id == u32::MAX {
+                Some(
+                    resolve(v, &known, Code::UnknownVariable)
+                        .err()
+                        .unwrap_or_else(|| {
+                            Diagnostic::new(Code::UnknownVariable, v.span)
+                                .arg("name", v.text.clone())
+                        }),
+                )
+            } else {
+                generation += 1;
+                for &d in &facts.def_nodes[id as usize] {
+                    is_def[d] = generation;
                 }
-                let bad = match defs_of.get(v.key.as_str()) {
-                    Some(ds) => {
-                        generation += 1;
-                        for &d in ds {
-                            is_def[d] = generation;
-                        }
-                        stack.clear();
-                        stack.extend(preds[n].iter().copied());
-                        let mut unassigned = is_start(n);
-                        while let Some(p) = stack.pop() {
-                            if unassigned {
-                                break;
-                            }
-                            if stamp[p] == generation || is_def[p] == generation || !live[p] {
-                                continue;
-                            }
-                            stamp[p] = generation;
-                            if is_start(p) {
-                                unassigned = true;
-                                break;
-                            }
-                            stack.extend(preds[p].iter().copied());
-                        }
-                        unassigned.then(|| {
-                            Diagnostic::new(Code::MaybeUnassigned, v.span).arg("name", v.text.clone())
-                        })
+                stack.clear();
+                stack.extend_from_slice(facts.preds_of(n));
+                let mut unassigned = start[n];
+                while let Some(p) = stack.pop() {
+                    if unassigned {
+                        break;
                     }
-                    None => Some(resolve(v, &known, Code::UnknownVariable).err().unwrap_or_else(|| {
-                        Diagnostic::new(Code::UnknownVariable, v.span).arg("name", v.text.clone())
-                    })),
-                };
-                if let Some(d) = bad
-                    && reported.insert(v.span.start)
-                {
-                    self.push(d);
+                    if stamp[p] == generation || is_def[p] == generation || !live[p] {
+                        continue;
+                    }
+                    stamp[p] = generation;
+                    if start[p] {
+                        unassigned = true;
+                        break;
+                    }
+                    stack.extend_from_slice(facts.preds_of(p));
                 }
+                unassigned.then(|| {
+                    Diagnostic::new(Code::MaybeUnassigned, v.span).arg("name", v.text.clone())
+                })
+            };
+            if let Some(d) = bad
+                && reported.insert(v.span.start)
+            {
+                self.push(d);
             }
         }
     }
-}
 
-impl Checker<'_> {
-    fn unused(&mut self, cfg: &Cfg) {
-        let mut used: HashSet<&str> = HashSet::new();
-        let mut first_def: BTreeMap<&str, &Ident> = BTreeMap::new();
-        for n in 0..cfg.nodes.len() {
-            let mut u = Vec::new();
-            uses(&cfg.nodes[n].kind, &mut u);
-            used.extend(u.iter().map(|v| v.key.as_str()));
-            for d in defs(cfg, n) {
-                let e = first_def.entry(d.key.as_str()).or_insert(d);
-                if d.span.start < e.span.start {
-                    *e = d;
-                }
+    fn unused(&mut self, facts: &Facts) {
+        let mut used = vec![false; facts.first_def.len()];
+        for &(_, _, id) in &facts.reads {
+            if let Some(u) = used.get_mut(id as usize) {
+                *u = true;
             }
         }
-        let mut unused: Vec<&Ident> = first_def
+        let mut unused: Vec<&Ident> = facts
+            .first_def
             .iter()
-            .filter(|(k, _)| !used.contains(*k))
-            .map(|(_, v)| *v)
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .filter_map(|(d, _)| *d)
             .collect();
         unused.sort_by_key(|v| v.span.start);
         for v in unused {
@@ -339,27 +428,30 @@ impl Checker<'_> {
     }
 }
 
-/// Strongly connected components (iterative Tarjan).
-fn sccs(n: usize, adj: &[Vec<NodeId>]) -> Vec<Vec<NodeId>> {
+/// Strongly connected components (iterative Tarjan) of a graph in CSR form: the component of
+/// each node, and how many there are.
+fn sccs(n: usize, adj: &[NodeId], adj_at: &[usize]) -> (Vec<usize>, usize) {
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
     let mut on = vec![false; n];
+    let mut comp = vec![usize::MAX; n];
+    let mut count = 0;
     let mut stack = Vec::new();
-    let mut out = Vec::new();
     let mut next = 0;
+    let mut call: Vec<(NodeId, usize)> = Vec::new();
     for root in 0..n {
         if index[root] != usize::MAX {
             continue;
         }
-        let mut call: Vec<(NodeId, usize)> = vec![(root, 0)];
+        call.push((root, adj_at[root]));
         index[root] = next;
         low[root] = next;
         next += 1;
         stack.push(root);
         on[root] = true;
         while let Some(&mut (v, ref mut i)) = call.last_mut() {
-            if *i < adj[v].len() {
-                let w = adj[v][*i];
+            if *i < adj_at[v + 1] {
+                let w = adj[*i];
                 *i += 1;
                 if index[w] == usize::MAX {
                     index[w] = next;
@@ -367,7 +459,7 @@ fn sccs(n: usize, adj: &[Vec<NodeId>]) -> Vec<Vec<NodeId>> {
                     next += 1;
                     stack.push(w);
                     on[w] = true;
-                    call.push((w, 0));
+                    call.push((w, adj_at[w]));
                 } else if on[w] {
                     low[v] = low[v].min(index[w]);
                 }
@@ -377,18 +469,17 @@ fn sccs(n: usize, adj: &[Vec<NodeId>]) -> Vec<Vec<NodeId>> {
                     low[u] = low[u].min(low[v]);
                 }
                 if low[v] == index[v] {
-                    let mut comp = Vec::new();
                     while let Some(w) = stack.pop() {
                         on[w] = false;
-                        comp.push(w);
+                        comp[w] = count;
                         if w == v {
                             break;
                         }
                     }
-                    out.push(comp);
+                    count += 1;
                 }
             }
         }
     }
-    out
+    (comp, count)
 }

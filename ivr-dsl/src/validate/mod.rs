@@ -19,7 +19,24 @@ pub fn validate(
     env: &Environment,
     syntax_ok: bool,
 ) -> Vec<Diagnostic> {
-    let mut c = Checker {
+    validate_with(
+        src,
+        script,
+        env,
+        syntax_ok,
+        src.text.len() >= PARALLEL_BYTES,
+    )
+}
+
+/// [`validate`], on two threads or on one.
+pub fn validate_with(
+    src: &Source,
+    script: &Script,
+    env: &Environment,
+    syntax_ok: bool,
+    parallel: bool,
+) -> Vec<Diagnostic> {
+    let checker = || Checker {
         src,
         script,
         env,
@@ -31,13 +48,39 @@ pub fn validate(
             .find(|s| matches!(s.kind, StmtKind::Defaults))
             .map(|s| s.body.as_slice()),
     };
-    c.structure();
-    c.names();
-    if syntax_ok {
-        c.flows();
+    // The local checks and the path checks are independent; large scripts run them on two
+    // threads. The findings are the same either way (they are sorted afterwards).
+    let (mut local, mut paths) = (checker(), checker());
+    let graph = if parallel && syntax_ok {
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(|| paths.path_checks());
+            local.structure();
+            local.names();
+            handle
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        local.structure();
+        local.names();
+        if syntax_ok { paths.path_checks() } else { None }
+    };
+    let mut diags = local.diags;
+    diags.append(&mut paths.diags);
+    // Reachability and unused variables are noise while errors stand: a jump that does not
+    // resolve leaves its intended target unreached.
+    if let Some((cfg, facts)) = graph
+        && !crate::diag::has_errors(&diags)
+    {
+        let mut last = checker();
+        last.reachability(&cfg, &facts);
+        diags.append(&mut last.diags);
     }
-    c.diags
+    diags
 }
+
+/// Scripts smaller than this are checked on one thread.
+const PARALLEL_BYTES: usize = 256 * 1024;
 
 pub(crate) struct Checker<'a> {
     src: &'a Source,
@@ -99,5 +142,41 @@ pub(crate) fn walk<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
     for s in stmts {
         f(s);
         walk(&s.body, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_threads_find_what_one_finds() {
+        let hotline = include_str!("../../../flows/complaint_940.flow");
+        for broken in [false, true] {
+            let mut text = hotline.to_string();
+            for i in 0..10 {
+                text.push_str(&format!(
+                    "\nflow extra{i}\n    set unused{i} = 1\n    say welcome\n    goto {}\n",
+                    if broken { "nowhere" } else { "goodbye" }
+                ));
+            }
+            let (src, _) = crate::sanitize::sanitize(text.as_bytes());
+            let mut d = Vec::new();
+            let (script, _) = crate::parse::parse_source(&src, &mut d);
+            let env = Environment::default();
+            let key = |v: Vec<Diagnostic>| -> Vec<(Code, usize)> {
+                let mut k: Vec<_> = v.into_iter().map(|d| (d.code, d.span.start)).collect();
+                k.sort();
+                k
+            };
+            let one = key(validate_with(&src, &script, &env, true, false));
+            let two = key(validate_with(&src, &script, &env, true, true));
+            assert_eq!(one, two);
+            // Broken: unknown targets, and no reachability noise. Clean: unreachable flows
+            // and unused variables are reported.
+            let codes: Vec<Code> = one.iter().map(|(c, _)| *c).collect();
+            assert_eq!(codes.contains(&Code::UnknownTarget), broken);
+            assert_eq!(codes.contains(&Code::UnusedVariable), !broken);
+        }
     }
 }

@@ -6,7 +6,8 @@ use crate::catalog::OpKind;
 use crate::diag::{Code, Diagnostic};
 use crate::keywords::Lang;
 use crate::span::Span;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl<'a> Checker<'a> {
     pub(super) fn names(&mut self) {
@@ -130,28 +131,12 @@ impl<'a> Checker<'a> {
             let is_subflow =
                 run_targets.contains(&fname.key) && entry_key.as_ref() != Some(&fname.key);
             walk(&fstmt.body, &mut |s| {
-                self.statement(
-                    s,
-                    &langs,
-                    &steps,
-                    &fx,
-                    &hours,
-                    &mut used_hours,
-                    is_subflow,
-                );
+                self.statement(s, &langs, &steps, &fx, &hours, &mut used_hours, is_subflow);
             });
         }
         if let Some(d) = defaults {
             walk(&d.body, &mut |s| {
-                self.statement(
-                    s,
-                    &langs,
-                    &[],
-                    &fx,
-                    &hours,
-                    &mut used_hours,
-                    false,
-                );
+                self.statement(s, &langs, &[], &fx, &hours, &mut used_hours, false);
             });
             self.handler_counts(&d.body, None);
         }
@@ -301,7 +286,8 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Some(&i) => {
-                    let want: BTreeSet<&str> = fx.params[i].iter().map(|p| p.key.as_str()).collect();
+                    let want: BTreeSet<&str> =
+                        fx.params[i].iter().map(|p| p.key.as_str()).collect();
                     let got: BTreeSet<&str> = args.iter().map(|a| a.key.as_str()).collect();
                     if want != got {
                         let list =
@@ -388,7 +374,7 @@ impl<'a> Checker<'a> {
                 if let Some(t) = timeout {
                     self.range("@what-timeout", t.span, t.millis(), 1_000, 30_000, "");
                 }
-                let mut keys: HashMap<char, &Key> = HashMap::new();
+                let mut keys: HashMap<char, &Key> = HashMap::default();
                 for c in &s.body {
                     if let StmtKind::Press(k) = &c.kind
                         && let Some(first) = keys.insert(k.key, k)
@@ -520,7 +506,7 @@ impl<'a> Checker<'a> {
 #[derive(Default)]
 struct FlowIndex<'a> {
     list: Vec<&'a Ident>,
-    by_key: std::collections::HashMap<&'a str, usize>,
+    by_key: HashMap<&'a str, usize>,
     params: Vec<&'a [Ident]>,
 }
 

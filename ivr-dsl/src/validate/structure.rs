@@ -138,7 +138,6 @@ impl Checker<'_> {
     fn block(&mut self, stmts: &[Stmt], place: Place, repeat_ok: bool) {
         let mut prev_if = false;
         for s in stmts {
-            let kw = self.kw_text(s);
             if !allowed(&s.kind, place) {
                 let wrong_handler = matches!(s.kind, StmtKind::On { .. })
                     && matches!(
@@ -151,12 +150,12 @@ impl Checker<'_> {
                     );
                 if wrong_handler {
                     self.push(
-                        Diagnostic::new(Code::WrongHandler, s.kw_span).arg("stmt", kw.clone()),
+                        Diagnostic::new(Code::WrongHandler, s.kw_span).arg("stmt", self.kw_text(s)),
                     );
                 } else {
                     self.push(
                         Diagnostic::new(Code::Misplaced, s.kw_span)
-                            .arg("stmt", kw.clone())
+                            .arg("stmt", self.kw_text(s))
                             .arg("where", place.name()),
                     );
                 }
@@ -171,14 +170,15 @@ impl Checker<'_> {
                 };
                 if !ok {
                     self.push(
-                        Diagnostic::new(Code::WrongHandler, s.kw_span).arg("stmt", kw.clone()),
+                        Diagnostic::new(Code::WrongHandler, s.kw_span).arg("stmt", self.kw_text(s)),
                     );
                 }
             }
             match s.kind {
                 StmtKind::ElseIf(_) | StmtKind::Else if !prev_if => {
                     self.push(
-                        Diagnostic::new(Code::ElseWithoutIf, s.kw_span).arg("stmt", kw.clone()),
+                        Diagnostic::new(Code::ElseWithoutIf, s.kw_span)
+                            .arg("stmt", self.kw_text(s)),
                     );
                 }
                 StmtKind::Repeat if !repeat_ok => {
@@ -188,11 +188,14 @@ impl Checker<'_> {
             }
             prev_if = matches!(s.kind, StmtKind::If(_) | StmtKind::ElseIf(_));
             if s.body.is_empty() && needs_block(&s.kind) {
-                self.push(Diagnostic::new(Code::EmptyBlock, s.kw_span).arg("stmt", kw.clone()));
+                self.push(
+                    Diagnostic::new(Code::EmptyBlock, s.kw_span).arg("stmt", self.kw_text(s)),
+                );
             }
             if !s.body.is_empty() && !takes_block(&s.kind) {
                 self.push(
-                    Diagnostic::new(Code::UnexpectedBlock, s.body[0].span).arg("stmt", kw.clone()),
+                    Diagnostic::new(Code::UnexpectedBlock, s.body[0].span)
+                        .arg("stmt", self.kw_text(s)),
                 );
                 continue;
             }
@@ -203,7 +206,9 @@ impl Checker<'_> {
                     .iter()
                     .any(|c| matches!(c.kind, StmtKind::Press(_) | StmtKind::Invalid))
             {
-                self.push(Diagnostic::new(Code::EmptyBlock, s.kw_span).arg("stmt", kw.clone()));
+                self.push(
+                    Diagnostic::new(Code::EmptyBlock, s.kw_span).arg("stmt", self.kw_text(s)),
+                );
             }
             let (inner, rep) = match &s.kind {
                 StmtKind::Hours(_) => (Place::Hours, false),
