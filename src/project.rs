@@ -50,6 +50,70 @@ pub struct CheckConfig {
     pub operations: BTreeMap<String, OperationConfig>,
 }
 
+/// The parts of `ivr.yaml` a call needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CallSettings {
+    /// IANA time zone for business hours, e.g. `Asia/Riyadh`.
+    pub time_zone: Option<String>,
+    /// Public holidays, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// Maximum call length in seconds.
+    pub max_call_seconds: Option<u64>,
+}
+
+/// Why call settings are invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Reading the file failed.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// An unknown time zone.
+    #[error("unknown time zone `{0}`")]
+    TimeZone(String),
+    /// A holiday that is not a date.
+    #[error("holiday `{0}` is not a date (YYYY-MM-DD)")]
+    Holiday(String),
+}
+
+/// The call configuration for `script`'s project (defaults when there is no `ivr.yaml`).
+pub fn call_config(
+    script: &Path,
+    config: Option<&Path>,
+) -> Result<ivr_core::flow::CallConfig, SettingsError> {
+    let mut cfg = ivr_core::flow::CallConfig::default();
+    let file = config.map(Path::to_path_buf).or_else(|| {
+        find_root(script)
+            .map(|r| r.join("ivr.yaml"))
+            .filter(|p| p.is_file())
+    });
+    let Some(path) = file else { return Ok(cfg) };
+    let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let s: CallSettings = if text.trim().is_empty() {
+        CallSettings::default()
+    } else {
+        serde_yaml_ng::from_str(&text).map_err(|source| ProjectError::Config {
+            path: path.clone(),
+            source,
+        })?
+    };
+    if let Some(tz) = s.time_zone {
+        cfg.time_zone =
+            jiff::tz::TimeZone::get(&tz).map_err(|_| SettingsError::TimeZone(tz.clone()))?;
+    }
+    for h in s.holidays {
+        cfg.holidays
+            .push(h.parse().map_err(|_| SettingsError::Holiday(h.clone()))?);
+    }
+    if let Some(secs) = s.max_call_seconds {
+        cfg.max_call_ms = secs.saturating_mul(1000);
+    }
+    Ok(cfg)
+}
+
 /// An operation in `ivr.yaml`: `name: submit`, or `name: { kind: lookup, fields: [a, b] }`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]

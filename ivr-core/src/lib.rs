@@ -1,7 +1,11 @@
 //! The ivr engine.
 //!
-//! The engine's machines (flow machine, prompts, media, SIP, complaint backends, runtime and
-//! simulator) are being built in this crate issue by issue; DESIGN.md gives their shape. So far
-//! it re-exports the language it runs.
+//! - [`flow`]: the flow machine: a checked script compiled once and run per call, sans-IO.
+//!
+//! Media, SIP, complaint backends, the runtime and the simulator are built on it (DESIGN.md).
+
+pub mod flow;
+pub mod prompts;
+pub mod sim;
 
 pub use ivr_dsl as dsl;

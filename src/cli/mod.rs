@@ -4,6 +4,7 @@
 mod check;
 mod fmt;
 mod graph;
+mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ivr::dsl::Lang;
@@ -43,6 +44,8 @@ enum Command {
     Fmt(fmt::Args),
     /// Draw a script as a graph.
     Graph(graph::Args),
+    /// Run one call in virtual time and print its transcript.
+    Simulate(simulate::Args),
 }
 
 /// Runs the command line.
@@ -62,6 +65,7 @@ pub fn run() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Fmt(a) => fmt::run(a),
         Command::Graph(a) => graph::run(a),
+        Command::Simulate(a) => simulate::run(a),
     }
 }
 
