@@ -5,6 +5,7 @@ mod check;
 mod fmt;
 mod graph;
 mod simulate;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ivr::dsl::Lang;
@@ -46,6 +47,8 @@ enum Command {
     Graph(graph::Args),
     /// Run one call in virtual time and print its transcript.
     Simulate(simulate::Args),
+    /// Run scenario files against scripts; ends with `N passed, M failed`.
+    Test(test::Args),
 }
 
 /// Runs the command line.
@@ -66,6 +69,7 @@ pub fn run() -> ExitCode {
         Command::Fmt(a) => fmt::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Test(a) => test::run(a),
     }
 }
 

@@ -294,9 +294,21 @@ pub struct Call {
     max_deadline: Option<Time>,
     out: VecDeque<Output>,
     outcome: Option<Outcome>,
+    /// Instructions executed, when coverage is on.
+    coverage: Option<Vec<bool>>,
 }
 
 impl Call {
+    /// Records which instructions run (for `ivr test --coverage`).
+    pub fn track_coverage(&mut self) {
+        self.coverage = Some(vec![false; self.program.code.len()]);
+    }
+
+    /// Which instructions ran, if tracked.
+    pub fn coverage(&self) -> Option<&[bool]> {
+        self.coverage.as_deref()
+    }
+
     /// A new call on a compiled program.
     pub fn new(program: Arc<Program>, config: Arc<CallConfig>) -> Call {
         let vars = vec![Value::Null; program.vars.len()];
@@ -318,6 +330,7 @@ impl Call {
             max_deadline: None,
             out: VecDeque::new(),
             outcome: None,
+            coverage: None,
         }
     }
 
@@ -614,6 +627,9 @@ impl Call {
             if steps > STEP_LIMIT {
                 self.out.push_back(Output::Hangup);
                 return self.end(Outcome::Error("the script looped without waiting".into()));
+            }
+            if let Some(c) = self.coverage.as_mut().and_then(|c| c.get_mut(self.pc)) {
+                *c = true;
             }
             let Some(op) = self.program.code.get(self.pc).cloned() else {
                 self.out.push_back(Output::Hangup);

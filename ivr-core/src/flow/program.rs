@@ -240,6 +240,21 @@ pub struct Program {
     pub languages: Vec<Lang>,
     /// Slots of the built-in variables `caller` and `called` (and their Arabic names).
     pub builtins: Vec<(VarId, Builtin)>,
+    /// Places a test suite should reach: steps, menu options and handlers.
+    pub points: Vec<Point>,
+}
+
+/// A place in the script that coverage is reported for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Point {
+    /// Its first instruction: reached when this ran.
+    pub pc: Pc,
+    /// What it is, e.g. `step describe`, `press 1`, `on noinput 2 (defaults)`.
+    pub what: String,
+    /// Source line of the statement.
+    pub line: u32,
+    /// Its flow.
+    pub flow: usize,
 }
 
 /// A variable every call starts with.
@@ -328,6 +343,7 @@ impl Program {
                 hours: Vec::new(),
                 languages: Lang::ALL.to_vec(),
                 builtins: Vec::new(),
+                points: Vec::new(),
             },
             var_ids: FxHashMap::default(),
             flow_ids: FxHashMap::default(),
@@ -397,6 +413,16 @@ impl Program {
 }
 
 impl Compiler<'_> {
+    fn point(&mut self, what: String, line: u32, flow: usize) {
+        let pc = self.here();
+        self.p.points.push(Point {
+            pc,
+            what,
+            line,
+            flow,
+        });
+    }
+
     fn emit(&mut self, op: Op) -> Pc {
         self.p.code.push(op);
         self.p.code.len() - 1
@@ -551,6 +577,7 @@ impl Compiler<'_> {
                     name: n.text.clone(),
                     flow,
                 });
+                self.point(format!("step {}", n.text), s.span.line, flow);
                 let pc = self.emit(Op::Step(id));
                 self.step_pcs.entry((flow, n.key.clone())).or_insert(pc);
                 self.block(&s.body, flow);
@@ -645,6 +672,17 @@ impl Compiler<'_> {
                             Event::NotFound => on_not_found = Some(start),
                             _ => continue,
                         }
+                        let what = format!(
+                            "on {} ({} {})",
+                            event_name(event),
+                            if kind == OpKind::Submit {
+                                "submit"
+                            } else {
+                                "lookup"
+                            },
+                            op.name
+                        );
+                        self.point(what, h.span.line, flow);
                         self.block(&h.body, flow);
                         ends.push(self.emit(Op::Jump(0)));
                     }
@@ -677,6 +715,11 @@ impl Compiler<'_> {
                             Event::Failure => failure = Some(start),
                             _ => continue,
                         }
+                        self.point(
+                            format!("on {} (transfer {})", event_name(event), dest.name),
+                            h.span.line,
+                            flow,
+                        );
                         self.block(&h.body, flow);
                         ends.push(self.emit(Op::Jump(0)));
                     }
@@ -715,6 +758,12 @@ impl Compiler<'_> {
         for c in &s.body {
             if let StmtKind::Press(k) = &c.kind {
                 let start = self.here();
+                let key = match k.key {
+                    '*' => "star".to_string(),
+                    '#' => "hash".to_string(),
+                    d => d.to_string(),
+                };
+                self.point(format!("press {key}"), c.span.line, flow);
                 options.push((k.key, start));
                 self.block(&c.body, flow);
                 ends.push(self.emit(Op::Jump(0)));
@@ -752,8 +801,19 @@ impl Compiler<'_> {
             })
             .collect();
         let (mut noinput, mut nomatch, mut after) = (Vec::new(), Vec::new(), None);
-        for h in local.into_iter().chain(inherited) {
+        let n_local = local.len();
+        for (i, h) in local.into_iter().chain(inherited).enumerate() {
             let start = self.here();
+            let what = match (event_of(h), h.kind.clone()) {
+                (Some(e), _) => format!("on {} {}", event_name(e), count_of(h)),
+                (None, _) => format!("after {} attempts", count_of(h)),
+            };
+            let what = if i >= n_local {
+                format!("{what} (defaults)")
+            } else {
+                what
+            };
+            self.point(what, h.span.line, flow);
             match event_of(h) {
                 Some(Event::Noinput) => noinput.push((count_of(h), start)),
                 Some(Event::Nomatch) => nomatch.push((count_of(h), start)),
@@ -825,6 +885,17 @@ impl Compiler<'_> {
             flow,
             line: s.span.line,
         });
+    }
+}
+
+fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Noinput => "noinput",
+        Event::Nomatch => "nomatch",
+        Event::Failure => "failure",
+        Event::NotFound => "not_found",
+        Event::Busy => "busy",
+        Event::Noanswer => "noanswer",
     }
 }
 

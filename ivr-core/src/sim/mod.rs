@@ -3,6 +3,7 @@
 //! No sockets, no sleeping, and the same transcript on every run.
 
 mod backend;
+pub mod scenario;
 
 pub use backend::{CannedBackend, SimBackend};
 
@@ -68,6 +69,8 @@ pub struct SimOptions {
     pub transfer: TransferOutcome,
     /// Milliseconds of audio per character of prompt text (when there is no audio file).
     pub ms_per_char: u64,
+    /// Record which instructions ran.
+    pub coverage: bool,
 }
 
 impl Default for SimOptions {
@@ -80,6 +83,7 @@ impl Default for SimOptions {
             backend_delay_ms: 200,
             transfer: TransferOutcome::Success,
             ms_per_char: 60,
+            coverage: false,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Transcript {
     pub visited: Vec<String>,
     /// Length of the call.
     pub duration_ms: u64,
+    /// Instructions that ran (with [`SimOptions::coverage`]).
+    pub executed: Vec<bool>,
 }
 
 impl Transcript {
@@ -157,8 +163,10 @@ struct Sim<'a> {
     listening: bool,
     noinput_seen: usize,
     waiting_backend: bool,
-    /// `hear` steps checked so far.
+    /// Prompts already matched by `hear` steps.
     heard_checked: usize,
+    /// Prompts heard before the caller's last action (a key, a timeout): `hear` skips them.
+    heard_mark: usize,
 }
 
 struct Rec {
@@ -181,8 +189,12 @@ pub fn simulate(
     backend: &mut dyn SimBackend,
     opts: &SimOptions,
 ) -> Transcript {
+    let mut call = Call::new(Arc::clone(program), Arc::clone(config));
+    if opts.coverage {
+        call.track_coverage();
+    }
     let mut sim = Sim {
-        call: Call::new(Arc::clone(program), Arc::clone(config)),
+        call,
         now: 0,
         t: Transcript::default(),
         catalog,
@@ -196,6 +208,7 @@ pub fn simulate(
         noinput_seen: 0,
         waiting_backend: false,
         heard_checked: 0,
+        heard_mark: 0,
     };
     sim.input(Input::Started {
         caller: opts.caller.clone(),
@@ -236,9 +249,10 @@ pub fn simulate(
                 && sim.listening;
             match s {
                 CallerStep::Hear(id) => {
-                    if sim.t.heard.len() > sim.heard_checked {
-                        let got = sim.t.heard[sim.heard_checked].clone();
-                        sim.heard_checked += 1;
+                    let from = sim.heard_checked.max(sim.heard_mark);
+                    if sim.t.heard.len() > from {
+                        let got = sim.t.heard[from].clone();
+                        sim.heard_checked = from + 1;
                         if got != id {
                             sim.t.failures.push(format!(
                                 "{}: expected to hear {id}, heard {got}",
@@ -248,21 +262,15 @@ pub fn simulate(
                         step = None;
                         continue;
                     }
-                    if idle {
-                        sim.t.failures.push(format!(
-                            "{}: expected to hear {id}, but the call is waiting for input",
-                            clock(sim.now)
-                        ));
-                        step = None;
-                        continue;
-                    }
+                    // Otherwise wait: a timeout may still bring a prompt.
                 }
                 CallerStep::Press(k)
                     if idle
-                        || sim
-                            .recording
-                            .as_ref()
-                            .is_some_and(|r| r.speech_until.is_some_and(|u| sim.now >= u)) =>
+                        || sim.recording.as_ref().is_some_and(|r| {
+                            // A recording's finish key goes in once the caller has spoken.
+                            r.finish_key.is_some_and(|f| k.trim_start().starts_with(f))
+                                && r.speech_until.is_some_and(|u| sim.now >= u)
+                        }) =>
                 {
                     for (i, c) in k.chars().filter(|c| !c.is_whitespace()).enumerate() {
                         keys.push_back((sim.now + 100 * i as u64, c));
@@ -270,9 +278,11 @@ pub fn simulate(
                     step = None;
                     continue;
                 }
-                CallerStep::Press(_) => {
-                    // While a recording runs, keys follow the caller's speech.
-                    if let Some(r) = sim.recording.as_mut() {
+                CallerStep::Press(k) => {
+                    // While a recording runs, its finish key follows the caller's speech.
+                    if let Some(r) = sim.recording.as_mut()
+                        && r.finish_key.is_some_and(|f| k.trim_start().starts_with(f))
+                    {
                         if r.speech_until.is_none()
                             && let Some(ms) = sim.opts.auto_speak_ms
                         {
@@ -388,6 +398,12 @@ pub fn simulate(
             sim.drain();
         }
     }
+    if let Some((CallerStep::Hear(id), _)) = step {
+        sim.t.failures.push(format!(
+            "{}: expected to hear {id}, but the call ended",
+            clock(sim.now)
+        ));
+    }
     sim.t.outcome = sim.call.outcome().cloned();
     sim.t.vars = sim
         .call
@@ -396,6 +412,11 @@ pub fn simulate(
         .map(|(n, v)| (n.to_string(), v.clone()))
         .collect();
     sim.t.duration_ms = sim.now;
+    sim.t.executed = sim
+        .call
+        .coverage()
+        .map(<[bool]>::to_vec)
+        .unwrap_or_default();
     // Backend results are written when requested, with the time they arrive.
     sim.t.lines.sort_by_key(|l| l.at);
     sim.t
@@ -413,6 +434,7 @@ impl Sim<'_> {
     }
 
     fn key(&mut self, key: char) {
+        self.heard_mark = self.t.heard.len();
         self.line(format!("caller presses {key}"));
         if let Some(r) = self.recording.as_ref()
             && r.finish_key == Some(key)
@@ -631,10 +653,12 @@ impl Sim<'_> {
                 self.line(format!("step {name}"));
             }
             Event::Noinput(n) => {
+                self.heard_mark = self.t.heard.len();
                 self.noinput_seen += 1;
                 self.line(format!("noinput {n}"));
             }
             Event::Nomatch(n) => {
+                self.heard_mark = self.t.heard.len();
                 self.noinput_seen += 1;
                 self.line(format!("nomatch {n}"));
             }
