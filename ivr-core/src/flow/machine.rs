@@ -374,7 +374,10 @@ impl Call {
             .vars
             .iter()
             .position(|n| ivr_dsl::fold::name_key(n) == key)?;
-        self.frames.last().and_then(|f| f.vars.get(v))
+        self.frames
+            .last()
+            .and_then(|f| f.vars.get(v))
+            .filter(|v| **v != Value::Null)
     }
 
     /// Every variable that has a value, by name (current frame).
