@@ -4,6 +4,7 @@
 mod check;
 mod fmt;
 mod graph;
+mod say;
 mod simulate;
 mod test;
 
@@ -49,6 +50,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Run scenario files against scripts; ends with `N passed, M failed`.
     Test(test::Args),
+    /// Show how a value is spoken: text, then audio fragment ids.
+    Say(say::Args),
 }
 
 /// Runs the command line.
@@ -70,6 +73,7 @@ pub fn run() -> ExitCode {
         Command::Graph(a) => graph::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Test(a) => test::run(a),
+        Command::Say(a) => say::run(a),
     }
 }
 
