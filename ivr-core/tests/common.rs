@@ -1,5 +1,5 @@
 //! A small driver for the flow machine in virtual time.
-#![allow(dead_code)]
+#![allow(dead_code, missing_docs)]
 
 use ivr_core::flow::*;
 use std::sync::Arc;
@@ -15,8 +15,10 @@ pub struct Driver {
 }
 
 pub fn program(src: &str) -> Arc<Program> {
-    let mut env = ivr_dsl::Environment::default();
-    env.destinations = Some(["agents".to_string()].into());
+    let env = ivr_dsl::Environment {
+        destinations: Some(["agents".to_string()].into()),
+        ..Default::default()
+    };
     match Program::compile(src.as_bytes(), &env, Defaults::default()) {
         Ok(p) => Arc::new(p),
         Err(e) => {

@@ -12,8 +12,10 @@ fn hotline(file: &str) -> Arc<Program> {
         .join("../flows")
         .join(file);
     let src = std::fs::read(&path).expect("hotline script");
-    let mut env = ivr_dsl::Environment::default();
-    env.destinations = Some(["agents".to_string()].into());
+    let env = ivr_dsl::Environment {
+        destinations: Some(["agents".to_string()].into()),
+        ..Default::default()
+    };
     Arc::new(Program::compile(&src, &env, Defaults::default()).expect("hotline compiles"))
 }
 
