@@ -122,3 +122,19 @@ fn say_prints_text_then_fragments() {
         Some(2)
     );
 }
+
+#[test]
+fn the_shipped_prompt_catalog_checks_clean() {
+    let o = ivr(&[
+        "prompts",
+        "check",
+        "flows/complaint_940.flow",
+        "flows/complaint_940.ar.flow",
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("checked prompts (ar, en): 64 messages, 0 problem(s)"),
+        "{text}"
+    );
+}

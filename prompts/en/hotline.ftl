@@ -2,6 +2,7 @@
 # Message ids are the names scripts use after `say`; the same ids exist in prompts/ar.
 
 welcome = Welcome to the 940 municipal services line.
+for-arabic = For Arabic, press 1.
 for-english = For English, press 2.
 main-options = To report a new complaint, press 1. To check on a complaint you already reported, press 2. To speak to an agent, press 0. To hear these options again, press 9.
 category-options = Choose the kind of problem. For roads and potholes, press 1. For street lighting, press 2. For waste collection, press 3. For water leaks, press 4. To go back, press star.

@@ -4,6 +4,7 @@
 mod check;
 mod fmt;
 mod graph;
+mod prompts;
 mod say;
 mod simulate;
 mod test;
@@ -52,6 +53,9 @@ enum Command {
     Test(test::Args),
     /// Show how a value is spoken: text, then audio fragment ids.
     Say(say::Args),
+    /// Make or verify prompt audio.
+    #[command(subcommand)]
+    Prompts(prompts::Command),
 }
 
 /// Runs the command line.
@@ -74,6 +78,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Test(a) => test::run(a),
         Command::Say(a) => say::run(a),
+        Command::Prompts(c) => prompts::run(c),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Prompt catalog: Fluent text per language (`prompts/<lang>/*.ftl`), loaded once and shared
 //! by all calls, and values spoken by language rules ([`say`]).
 
+pub mod audio;
+pub mod build;
 pub mod say;
 
 use crate::flow::Fragment;
@@ -29,12 +31,29 @@ pub enum PromptError {
         /// First error.
         detail: String,
     },
+    /// An audio file is unusable.
+    #[error(transparent)]
+    Audio(#[from] audio::AudioError),
+}
+
+/// A message of a catalog: its id, its text, and the id whose audio it uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Message id.
+    pub id: String,
+    /// Its text.
+    pub text: String,
+    /// `.audio = other-id`: use another message's audio (default: its own).
+    pub audio: String,
 }
 
 /// The prompt texts of every language, loaded once.
 pub struct Catalog {
     bundles: BTreeMap<Lang, FluentBundle<FluentResource>>,
     dir: PathBuf,
+    messages: BTreeMap<Lang, Vec<Message>>,
+    audio: BTreeMap<(Lang, String), audio::Audio>,
+    fragments: BTreeMap<(Lang, String), audio::Audio>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -52,6 +71,9 @@ impl Catalog {
         };
         std::fs::metadata(dir).map_err(io(dir))?;
         let mut bundles = BTreeMap::new();
+        let mut messages: BTreeMap<Lang, Vec<Message>> = BTreeMap::new();
+        let mut sounds = BTreeMap::new();
+        let mut fragments = BTreeMap::new();
         for lang in Lang::ALL {
             let ldir = dir.join(lang.code());
             if !ldir.is_dir() {
@@ -69,6 +91,10 @@ impl Catalog {
             files.sort();
             for f in files {
                 let text = std::fs::read_to_string(&f).map_err(io(&f))?;
+                messages
+                    .entry(lang)
+                    .or_default()
+                    .extend(parse_messages(&text));
                 let res =
                     FluentResource::try_new(text).map_err(|(_, errs)| PromptError::Syntax {
                         path: f.clone(),
@@ -77,11 +103,77 @@ impl Catalog {
                 bundle.add_resource_overriding(res);
             }
             bundles.insert(lang, bundle);
+            for (sub, into) in [
+                (ldir.clone(), &mut sounds),
+                (ldir.join("say"), &mut fragments),
+            ] {
+                if !sub.is_dir() {
+                    continue;
+                }
+                for e in std::fs::read_dir(&sub)
+                    .map_err(io(&sub))?
+                    .filter_map(Result::ok)
+                {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "wav")
+                        && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                    {
+                        into.insert((lang, stem.to_string()), audio::read_wav(&p)?);
+                    }
+                }
+            }
         }
         Ok(Catalog {
             bundles,
             dir: dir.to_path_buf(),
+            messages,
+            audio: sounds,
+            fragments,
         })
+    }
+
+    /// The messages of a language, in file order.
+    pub fn messages(&self, lang: Lang) -> &[Message] {
+        self.messages.get(&lang).map_or(&[], Vec::as_slice)
+    }
+
+    /// The languages that have a folder.
+    pub fn languages(&self) -> Vec<Lang> {
+        self.bundles.keys().copied().collect()
+    }
+
+    /// The audio of prompt `id` (following its `.audio` reference).
+    pub fn audio(&self, lang: Lang, id: &str) -> Option<&audio::Audio> {
+        let target = self
+            .messages(lang)
+            .iter()
+            .find(|m| m.id == id)
+            .map_or(id, |m| m.audio.as_str());
+        self.audio.get(&(lang, target.to_string()))
+    }
+
+    /// The audio of a value fragment (`say/<id>.wav`).
+    pub fn fragment_audio(&self, lang: Lang, id: &str) -> Option<&audio::Audio> {
+        self.fragments.get(&(lang, id.to_string()))
+    }
+
+    /// How long a fragment plays, when its audio is known.
+    pub fn duration_ms(&self, f: &Fragment) -> Option<u64> {
+        match f {
+            Fragment::Prompt { id, lang } => self.audio(*lang, id).map(audio::Audio::duration_ms),
+            Fragment::Value { text, style, lang } => {
+                let s = say::say(text, *style, *lang, say::Gender::Masculine);
+                s.fragments
+                    .iter()
+                    .map(|id| {
+                        self.fragment_audio(*lang, id)
+                            .map(audio::Audio::duration_ms)
+                    })
+                    .sum()
+            }
+            Fragment::Recording(r) => Some(r.duration_ms),
+            Fragment::Beep => Some(500),
+        }
     }
 
     /// The folder it was loaded from.
@@ -89,7 +181,7 @@ impl Catalog {
         &self.dir
     }
 
-    /// The text of prompt `id` in `lang`.
+    /// The text of prompt `id` in `lang` (isolation marks off: speech and SMS text).
     pub fn text(&self, lang: Lang, id: &str) -> Option<String> {
         let b = self.bundles.get(&lang)?;
         let pattern = b.get_message(id)?.value()?;
@@ -111,4 +203,43 @@ impl Catalog {
             Fragment::Beep => "[beep]".into(),
         }
     }
+}
+
+/// Messages of a Fluent resource, with their `.audio` attribute. Text is the value with
+/// placeables left as written.
+pub fn parse_messages(text: &str) -> Vec<Message> {
+    use fluent_syntax::ast::{Entry, PatternElement};
+    let res = match fluent_syntax::parser::parse(text) {
+        Ok(r) => r,
+        Err((r, _)) => r,
+    };
+    let flat = |p: &fluent_syntax::ast::Pattern<&str>| {
+        p.elements
+            .iter()
+            .map(|e| match e {
+                PatternElement::TextElement { value } => value.to_string(),
+                PatternElement::Placeable { .. } => String::new(),
+            })
+            .collect::<String>()
+    };
+    res.body
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Message(m) => {
+                let text = m.value.as_ref().map(flat).unwrap_or_default();
+                let audio = m
+                    .attributes
+                    .iter()
+                    .find(|a| a.id.name == "audio")
+                    .map(|a| flat(&a.value).trim().to_string())
+                    .unwrap_or_else(|| m.id.name.to_string());
+                Some(Message {
+                    id: m.id.name.to_string(),
+                    text: text.trim().to_string(),
+                    audio,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }

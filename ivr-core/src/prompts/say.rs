@@ -27,6 +27,8 @@ pub struct Spoken {
     pub text: String,
     /// Audio fragment ids, in order.
     pub fragments: Vec<String>,
+    /// What each fragment says (for generating its audio).
+    pub words: Vec<String>,
 }
 
 /// CLDR plural category.
@@ -81,18 +83,19 @@ pub const MAX: u64 = 999_999_999;
 struct Out {
     /// Words, and whether the word after each is written joined to it (Arabic و).
     words: Vec<(String, bool)>,
-    fragments: Vec<String>,
+    /// Fragment ids and what each says.
+    fragments: Vec<(String, String)>,
 }
 
 impl Out {
     fn word(&mut self, text: &str, id: impl Into<String>) {
         self.words.push((text.to_string(), false));
-        self.fragments.push(id.into());
+        self.fragments.push((id.into(), text.to_string()));
     }
     /// Arabic "and": written joined to the next word, spoken as a fragment of its own.
     fn and_ar(&mut self) {
         self.words.push(("و".into(), true));
-        self.fragments.push("and".into());
+        self.fragments.push(("and".into(), "وَ".into()));
     }
     fn finish(self) -> Spoken {
         let mut text = String::new();
@@ -104,9 +107,11 @@ impl Out {
             text.push_str(w);
             glue = *joins;
         }
+        let (fragments, words) = self.fragments.into_iter().unzip();
         Spoken {
             text,
-            fragments: self.fragments,
+            fragments,
+            words,
         }
     }
 }
@@ -192,8 +197,10 @@ fn en_below_100(n: u64, out: &mut Out) {
                 format!("{}-{}", EN_TENS[t as usize], EN_SMALL[u as usize]),
                 false,
             ));
-            out.fragments.push(format!("n-{}", t * 10));
-            out.fragments.push(format!("n-{u}"));
+            out.fragments
+                .push((format!("n-{}", t * 10), EN_TENS[t as usize].to_string()));
+            out.fragments
+                .push((format!("n-{u}"), EN_SMALL[u as usize].to_string()));
         }
     }
 }
@@ -490,6 +497,40 @@ pub fn date(d: jiff::civil::Date, lang: Lang) -> Spoken {
         }
     }
     out.finish()
+}
+
+/// Every audio fragment a language's values can need, with the word it says. `ivr prompts
+/// build` makes `prompts/<lang>/say/<id>.wav` from these; `ivr prompts check` requires them.
+pub fn fragment_words(lang: Lang) -> std::collections::BTreeMap<String, String> {
+    let mut all = std::collections::BTreeMap::new();
+    let mut add = |s: Spoken| {
+        for (id, w) in s.fragments.into_iter().zip(s.words) {
+            all.entry(id).or_insert(w);
+        }
+    };
+    add(digits("0123456789", lang));
+    let samples = (0..=1000)
+        .chain((1..=12).map(|n| n * 1000))
+        .chain([21_000, 100_000, 101_000, 102_000, 103_000, 111_000, 200_000])
+        .chain((1..=12).map(|n| n * 1_000_000))
+        .chain([
+            101_000_000,
+            102_000_000,
+            200_000_000,
+            111_000_000,
+            103_000_000,
+        ]);
+    for n in samples {
+        for g in [Gender::Masculine, Gender::Feminine] {
+            add(number(n, lang, g));
+        }
+    }
+    for m in 1..=12 {
+        if let Ok(d) = jiff::civil::Date::new(2026, m, 1) {
+            add(date(d, lang));
+        }
+    }
+    all
 }
 
 #[cfg(test)]

@@ -457,13 +457,17 @@ impl Sim<'_> {
         match f {
             Fragment::Recording(r) => r.duration_ms,
             Fragment::Beep => 500,
-            other => {
-                let text = self
-                    .catalog
-                    .map(|c| c.fragment_text(other))
-                    .unwrap_or_default();
-                (text.chars().count() as u64 * self.opts.ms_per_char).max(600)
-            }
+            other => match self.catalog.and_then(|c| c.duration_ms(other)) {
+                Some(ms) => ms,
+                None => {
+                    // No audio: estimate from the text.
+                    let text = self
+                        .catalog
+                        .map(|c| c.fragment_text(other))
+                        .unwrap_or_default();
+                    (text.chars().count() as u64 * self.opts.ms_per_char).max(600)
+                }
+            },
         }
     }
 
