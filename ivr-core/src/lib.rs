@@ -5,6 +5,7 @@
 //! Media, SIP, complaint backends, the runtime and the simulator are built on it (DESIGN.md).
 
 pub mod flow;
+pub mod media;
 pub mod prompts;
 pub mod sim;
 

@@ -305,3 +305,35 @@ flow start
     );
     assert_eq!(d.call.outcome(), Some(&Outcome::CallerHangup));
 }
+
+#[test]
+fn an_input_state_inside_a_defaults_handler_cannot_nest_forever() {
+    // The checker rejects this script; compiling its tree directly must still terminate.
+    let src = "languages en
+
+defaults
+    on noinput
+        menu
+            say inner
+            press 1 hangup
+    after 3 attempts hangup
+
+flow start
+    menu
+        say options
+        press 1 hangup
+";
+    let checked = ivr_dsl::check(src.as_bytes(), &ivr_dsl::Environment::default());
+    assert!(
+        checked
+            .diagnostics
+            .iter()
+            .any(|d| d.code == ivr_dsl::Code::Misplaced)
+    );
+    let p = ivr_core::flow::Program::from_script(
+        &checked.script,
+        &ivr_dsl::Environment::default(),
+        Default::default(),
+    );
+    assert!(p.is_ok());
+}

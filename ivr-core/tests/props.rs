@@ -31,8 +31,16 @@ fn step() -> impl Strategy<Value = CallerStep> {
     ]
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (for long runs), else the default.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(cases(200)))]
 
     #[test]
     fn random_callers_always_end_properly(

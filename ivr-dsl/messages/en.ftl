@@ -195,6 +195,7 @@ where-defaults = inside `defaults` (only noinput, nomatch and after handlers)
 where-flow = here
 where-input = inside an input state (only prompts, `press` options and handlers)
 where-handlers = here (only `on …` handlers)
+where-defaults-handler = inside a `defaults` handler (every input state inherits those handlers, so none may hold a menu, collect or record)
 where-inline = after a key or handler on the same line (use an indented block)
 kind-flow = flow
 kind-step = step

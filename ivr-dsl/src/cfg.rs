@@ -425,7 +425,14 @@ impl<'a> Builder<'a> {
             _ => (None, 0),
         };
         let local_after = local.iter().any(|h| key(h).0.is_none());
-        let inherited: Vec<&'a Stmt> = handlers(self.defaults)
+        // Inside a `defaults` handler, input states inherit nothing: the checker forbids them
+        // there, and inheriting would nest without end.
+        let defaults = if self.in_defaults {
+            &[][..]
+        } else {
+            self.defaults
+        };
+        let inherited: Vec<&'a Stmt> = handlers(defaults)
             .filter(|d| {
                 let (e, n) = key(d);
                 match e {

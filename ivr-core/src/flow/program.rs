@@ -299,6 +299,8 @@ struct Compiler<'a> {
     step_pcs: FxHashMap<(usize, String), Pc>,
     fixups: Vec<(Pc, Fix)>,
     defaults: &'a [Stmt],
+    /// Compiling the body of a handler inherited from `defaults`.
+    in_defaults: bool,
     env: &'a ivr_dsl::Environment,
     d: Defaults,
 }
@@ -351,6 +353,7 @@ impl Program {
             step_pcs: FxHashMap::default(),
             fixups: Vec::new(),
             defaults: dflt,
+            in_defaults: false,
             env,
             d: defaults,
         };
@@ -789,8 +792,14 @@ impl Compiler<'_> {
             )
         };
         let local: Vec<&Stmt> = s.body.iter().filter(is_handler).collect();
-        let inherited: Vec<&Stmt> = self
-            .defaults
+        // Inside a `defaults` handler, input states inherit nothing (the checker forbids them
+        // there; inheriting would nest without end).
+        let defaults = if self.in_defaults {
+            &[][..]
+        } else {
+            self.defaults
+        };
+        let inherited: Vec<&Stmt> = defaults
             .iter()
             .filter(is_handler)
             .filter(|d| {
@@ -802,7 +811,9 @@ impl Compiler<'_> {
             .collect();
         let (mut noinput, mut nomatch, mut after) = (Vec::new(), Vec::new(), None);
         let n_local = local.len();
+        let saved = self.in_defaults;
         for (i, h) in local.into_iter().chain(inherited).enumerate() {
+            self.in_defaults = saved || i >= n_local;
             let start = self.here();
             let what = match (event_of(h), h.kind.clone()) {
                 (Some(e), _) => format!("on {} {}", event_name(e), count_of(h)),
@@ -827,6 +838,7 @@ impl Compiler<'_> {
                 ends.push(self.emit(Op::Jump(0)));
             }
         }
+        self.in_defaults = saved;
         noinput.sort();
         nomatch.sort();
         let next = self.here();

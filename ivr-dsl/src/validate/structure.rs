@@ -132,12 +132,27 @@ fn takes_block(k: &StmtKind) -> bool {
 impl Checker<'_> {
     pub(super) fn structure(&mut self) {
         let script = self.script;
-        self.block(&script.stmts, Place::Top, false);
+        self.block(&script.stmts, Place::Top, false, false);
     }
 
-    fn block(&mut self, stmts: &[Stmt], place: Place, repeat_ok: bool) {
+    /// `in_defaults`: inside a `defaults` handler, where input states are not allowed (every
+    /// input state inherits the defaults handlers, so one inside them would nest forever).
+    fn block(&mut self, stmts: &[Stmt], place: Place, repeat_ok: bool, in_defaults: bool) {
         let mut prev_if = false;
         for s in stmts {
+            if in_defaults
+                && matches!(
+                    s.kind,
+                    StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. }
+                )
+            {
+                self.push(
+                    Diagnostic::new(Code::Misplaced, s.kw_span)
+                        .arg("stmt", self.kw_text(s))
+                        .arg("where", "@where-defaults-handler"),
+                );
+                continue;
+            }
             if !allowed(&s.kind, place) {
                 let wrong_handler = matches!(s.kind, StmtKind::On { .. })
                     && matches!(
@@ -228,7 +243,8 @@ impl Checker<'_> {
                 StmtKind::Invalid => (Place::Any, true),
                 _ => (Place::Block, false),
             };
-            self.block(&s.body, inner, rep);
+            let nested_defaults = in_defaults || place == Place::Defaults;
+            self.block(&s.body, inner, rep, nested_defaults);
         }
     }
 }
