@@ -15,8 +15,12 @@ enum Path {
 }
 const PATHS: [Path; 3] = [Path::Linear, Path::Law(Law::Pcma), Path::Law(Law::Pcmu)];
 
+/// A 0 dBm0 sine is 3.14 dB below a full-scale one (a level, not π).
+#[allow(clippy::approx_constant)]
+const DBM0_BELOW_FULL_SCALE: f64 = 3.14;
+
 fn amp(dbm0: f64) -> f64 {
-    32767.0 * 10f64.powf((dbm0 - 3.14) / 20.0)
+    32767.0 * 10f64.powf((dbm0 - DBM0_BELOW_FULL_SCALE) / 20.0)
 }
 
 fn freqs(key: char) -> (f64, f64) {

@@ -205,15 +205,14 @@ impl Detector {
         if total <= 0.0 {
             return None;
         }
-        let mut power = [0.0f32; 8];
-        for i in 0..8 {
+        let power: [f32; 8] = std::array::from_fn(|i| {
             // Whole-window DFT: first half plus the second delayed by HALF samples.
             let (jr, ji) = self.join[i];
             let (br, bi) = b.x[i];
             let re = a.x[i].0 + br * jr - bi * ji;
             let im = a.x[i].1 + br * ji + bi * jr;
-            power[i] = 2.0 * (re * re + im * im) / (n * n);
-        }
+            2.0 * (re * re + im * im) / (n * n)
+        });
         let best = |lo: usize| {
             (lo..lo + 4)
                 .max_by(|&i, &j| power[i].total_cmp(&power[j]))
