@@ -2,6 +2,7 @@
 //! formatted), 2 usage or I/O error.
 
 mod check;
+mod dtmf;
 mod fmt;
 mod graph;
 mod prompts;
@@ -56,6 +57,9 @@ enum Command {
     /// Make or verify prompt audio.
     #[command(subcommand)]
     Prompts(prompts::Command),
+    /// Keypress tools.
+    #[command(subcommand)]
+    Dtmf(dtmf::Command),
 }
 
 /// Runs the command line.
@@ -79,6 +83,7 @@ pub fn run() -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Say(a) => say::run(a),
         Command::Prompts(c) => prompts::run(c),
+        Command::Dtmf(c) => dtmf::run(c),
     }
 }
 
