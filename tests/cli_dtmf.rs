@@ -15,7 +15,7 @@ fn detects_keys_with_start_times() {
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(&path, spec).expect("create");
-    let mut write_ms = |w: &mut hound::WavWriter<_>, ms: u32, f: Option<(f64, f64)>| {
+    let write_ms = |w: &mut hound::WavWriter<_>, ms: u32, f: Option<(f64, f64)>| {
         for i in 0..rate * ms / 1000 {
             let t = f64::from(i) / f64::from(rate);
             let v = f.map_or(0.0, |(a, b)| {
