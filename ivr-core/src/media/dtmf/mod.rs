@@ -1,6 +1,7 @@
 //! Keypresses, three ways: RFC 4733 telephone-events, SIP INFO bodies and in-band tones.
 //! Every digit records how it arrived and when.
 
+pub mod dedup;
 pub mod inband;
 pub mod info;
 pub mod rfc4733;
