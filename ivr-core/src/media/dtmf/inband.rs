@@ -31,8 +31,7 @@ const KEYS: [[char; 4]; 4] = [
 const ON_WINDOWS: u32 = 4;
 /// Windows in a row without the key that end it.
 const OFF_WINDOWS: u32 = 4;
-/// Power of a 0 dBm0 sine in 16-bit linear units (peak 32767·10^(−3.14/20)).
-const DBM0: f32 = 2.6145e8;
+use crate::media::DBM0_POWER as DBM0;
 
 /// A key heard in the audio.
 #[derive(Clone, Copy, Debug, PartialEq)]
