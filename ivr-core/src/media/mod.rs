@@ -8,6 +8,7 @@ pub mod playback;
 pub mod record;
 pub mod rtp;
 pub mod sender;
+pub mod session;
 
 /// Power of a 0 dBm0 sine in 16-bit linear units (the G.711 reference level, 3.14 dB below a
 /// full-scale sine).
