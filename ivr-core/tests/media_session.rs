@@ -16,12 +16,12 @@ struct Link {
 impl Link {
     fn send(&mut self, now: u64, p: Vec<u8>) {
         self.n += 1;
-        if self.loss_every > 0 && self.n % self.loss_every == 0 {
+        if self.loss_every > 0 && self.n.is_multiple_of(self.loss_every) {
             return;
         }
         // Delay 10–59 ms (reorders), and duplicate every 23rd packet.
         let delay = 10 + (self.n * 37) % 50;
-        if self.n % 23 == 0 {
+        if self.n.is_multiple_of(23) {
             self.in_flight.push((now + delay + 5, p.clone()));
         }
         self.in_flight.push((now + delay, p));
