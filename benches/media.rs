@@ -7,6 +7,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ivr::core::media::dtmf::inband::Detector;
 use ivr::core::media::g711::{self, Law};
+use ivr::core::media::jitter::JitterBuffer;
+use ivr::core::media::rtp::{self, Datagram};
 
 fn speechlike(n: usize) -> Vec<i16> {
     // A mix of tones and noise at speech levels; no DTMF.
@@ -57,6 +59,42 @@ fn bench(c: &mut Criterion) {
                 det.push(std::hint::black_box(chunk), &mut out);
             }
             out.clear();
+        })
+    });
+    // Jitter buffer: 1,000 packets pushed (every 10th swapped with its neighbour) and played.
+    let packets: Vec<Vec<u8>> = (0..1000u16)
+        .map(|i| {
+            let seq = if i % 10 == 3 {
+                i + 1
+            } else if i % 10 == 4 {
+                i - 1
+            } else {
+                i
+            };
+            let mut b = Vec::new();
+            rtp::build(
+                &mut b,
+                0,
+                false,
+                seq,
+                u32::from(seq) * 160,
+                42,
+                &[0xFF; 160],
+            );
+            b
+        })
+        .collect();
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("jitter buffer push+pop (1000 packets)", |b| {
+        b.iter(|| {
+            let mut j = JitterBuffer::new(3);
+            for p in &packets {
+                if let Datagram::Rtp(pkt) = rtp::parse(std::hint::black_box(p)) {
+                    let _ = j.push(&pkt);
+                }
+                let _ = j.pop();
+            }
+            j.stats
         })
     });
     g.finish();
