@@ -51,7 +51,8 @@ pub fn parse(buf: &[u8]) -> Datagram<'_> {
     }
 }
 
-/// Builds an RTP packet into `out` (cleared first).
+/// Builds an RTP packet into `out` (reused: no allocation once it has grown), with rtp-rs's
+/// builder.
 pub fn build(
     out: &mut Vec<u8>,
     pt: u8,
@@ -61,13 +62,34 @@ pub fn build(
     ssrc: u32,
     payload: &[u8],
 ) {
+    let b = rtp_rs::RtpPacketBuilder::new()
+        .payload_type(pt & 0x7F)
+        .marked(marker)
+        .sequence(rtp_rs::Seq::from(seq))
+        .timestamp(timestamp)
+        .ssrc(ssrc)
+        .payload(payload);
     out.clear();
-    out.push(0x80);
-    out.push((u8::from(marker) << 7) | (pt & 0x7F));
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&timestamp.to_be_bytes());
-    out.extend_from_slice(&ssrc.to_be_bytes());
-    out.extend_from_slice(payload);
+    out.resize(b.target_length(), 0);
+    // The builder only refuses a payload type above 127 (masked above) or a buffer shorter
+    // than `target_length` (sized above).
+    let n = b.build_into_unchecked(out);
+    out.truncate(n);
+}
+
+/// A random SSRC, first sequence number and first timestamp for a new stream (RFC 3550 §5.1:
+/// all three start random), from the operating system's generator.
+pub fn random_start() -> [u32; 3] {
+    let mut r = [0u32; 3];
+    for x in &mut r {
+        // Fall back to the clock only if the OS generator is unavailable.
+        *x = getrandom::u32().unwrap_or_else(|_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x5EED, |d| d.subsec_nanos())
+        });
+    }
+    r
 }
 
 #[cfg(test)]
@@ -92,5 +114,11 @@ mod tests {
         assert_eq!(parse(&[0x81, 201, 0, 7]), Datagram::Rtcp);
         assert_eq!(parse(&[0x00, 0, 0]), Datagram::Invalid);
         assert_eq!(parse(&[0x80]), Datagram::Invalid);
+    }
+
+    #[test]
+    fn random_starts_differ() {
+        let (a, b) = (random_start(), random_start());
+        assert_ne!(a, b);
     }
 }
