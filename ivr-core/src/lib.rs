@@ -4,6 +4,7 @@
 //!
 //! Media, SIP, complaint backends, the runtime and the simulator are built on it (DESIGN.md).
 
+pub mod backend;
 pub mod flow;
 pub mod media;
 pub mod prompts;

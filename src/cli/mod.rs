@@ -9,6 +9,7 @@ mod prompts;
 mod say;
 mod simulate;
 mod test;
+mod tickets;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ivr::dsl::Lang;
@@ -60,6 +61,8 @@ enum Command {
     /// Keypress tools.
     #[command(subcommand)]
     Dtmf(dtmf::Command),
+    /// The complaint store: list, show, set-status.
+    Tickets(tickets::Args),
 }
 
 /// Runs the command line.
@@ -84,6 +87,7 @@ pub fn run() -> ExitCode {
         Command::Say(a) => say::run(a),
         Command::Prompts(c) => prompts::run(c),
         Command::Dtmf(c) => dtmf::run(c),
+        Command::Tickets(a) => tickets::run(a),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Args {
     /// Project configuration (default: ivr.yaml of the script's project).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// File into and read from the complaint store in this folder (instead of canned answers).
+    #[arg(long)]
+    data: Option<PathBuf>,
 }
 
 /// Asks the person at the terminal for keys whenever the call waits.
@@ -131,7 +134,25 @@ pub fn run(a: Args) -> ExitCode {
         auto_speak_ms: Some(3_000),
         ..Default::default()
     };
-    let mut backend = CannedBackend::new(100_001);
+    let mut canned = CannedBackend::new(100_001);
+    let store = match &a.data {
+        Some(dir) => match super::tickets::open(dir) {
+            Ok(s) => Some(s),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let mut stored = store.as_ref().map(|s| ivr::core::sim::StoreBackend {
+        store: s,
+        call_id: format!("sim-{}", jiff::Timestamp::now().as_nanosecond()),
+        caller: a.caller.clone(),
+        language: config.default_language.code().into(),
+        at,
+    });
+    let backend: &mut dyn ivr::core::sim::SimBackend = match stored.as_mut() {
+        Some(s) => s,
+        None => &mut canned,
+    };
     let config = Arc::new(config);
     let t = if a.interactive {
         let mut term = Terminal { shown: 0 };
@@ -140,7 +161,7 @@ pub fn run(a: Args) -> ExitCode {
             &config,
             catalog.as_ref(),
             &mut term,
-            &mut backend,
+            backend,
             &opts,
         );
         let rest = &t.lines[term.shown.min(t.lines.len())..];
@@ -159,7 +180,7 @@ pub fn run(a: Args) -> ExitCode {
             &config,
             catalog.as_ref(),
             &mut steps,
-            &mut backend,
+            backend,
             &opts,
         );
         print!("{}", t.render());

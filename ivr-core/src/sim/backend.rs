@@ -55,3 +55,66 @@ impl SimBackend for CannedBackend {
         }
     }
 }
+
+/// A simulated call's backend that files into and reads from a real complaint store.
+pub struct StoreBackend<'a> {
+    /// The store.
+    pub store: &'a crate::backend::sqlite::SqliteStore,
+    /// The call's id (submits are idempotent by it).
+    pub call_id: String,
+    /// Calling number.
+    pub caller: String,
+    /// Caller's language (`ar`, `en`).
+    pub language: String,
+    /// Wall clock of the call (RFC 3339).
+    pub at: jiff::Timestamp,
+}
+
+impl SimBackend for StoreBackend<'_> {
+    fn request(&mut self, req: &BackendRequest) -> BackendResult {
+        let field = |name: &str| {
+            req.fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match (req.kind, req.op.as_str()) {
+            (ivr_dsl::OpKind::Submit, "create_complaint") => {
+                let recording = match field("description") {
+                    Some(Value::Recording(r)) => Some(crate::backend::RecordingRef {
+                        path: r.location,
+                        duration_ms: r.duration_ms,
+                        sha256: r.sha256,
+                    }),
+                    _ => None,
+                };
+                let c = crate::backend::Complaint {
+                    category: field("category").map(|v| v.text()).unwrap_or_default(),
+                    district: field("district").map(|v| v.text()),
+                    location: None,
+                    recording,
+                    caller: self.caller.clone(),
+                    language: self.language.clone(),
+                    channel: "ivr".into(),
+                    call_id: self.call_id.clone(),
+                    at: self.at.to_string(),
+                };
+                match self.store.submit_sync(&c) {
+                    Ok(t) => BackendResult::Ok(Value::Str(t)),
+                    Err(e) => BackendResult::Failure(e.to_string()),
+                }
+            }
+            (ivr_dsl::OpKind::Lookup, "complaint_status") => {
+                let t = field("ticket").map(|v| v.text()).unwrap_or_default();
+                match self.store.status_at(&t, self.at) {
+                    Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
+                    Ok(None) => BackendResult::NotFound,
+                    Err(e) => BackendResult::Failure(e.to_string()),
+                }
+            }
+            (_, op) => {
+                BackendResult::Failure(format!("operation {op} is not handled by the store"))
+            }
+        }
+    }
+}

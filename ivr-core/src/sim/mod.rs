@@ -5,7 +5,7 @@
 mod backend;
 pub mod scenario;
 
-pub use backend::{CannedBackend, SimBackend};
+pub use backend::{CannedBackend, SimBackend, StoreBackend};
 
 use crate::flow::{
     BackendRequest, BackendResult, Call, CallConfig, DigitMethod, Event, Fragment, Input, Outcome,

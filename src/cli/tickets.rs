@@ -1,0 +1,146 @@
+//! `ivr tickets`: the back office's view of the complaint store.
+
+use ivr::core::backend::sqlite::SqliteStore;
+use ivr::core::backend::{Status, TicketInfo};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// The data folder (holds complaints.sqlite).
+    #[arg(long, global = true, default_value = "ivr-data")]
+    data: PathBuf,
+    /// JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Every ticket, newest first.
+    List,
+    /// One ticket with its history.
+    Show {
+        /// Ticket number.
+        ticket: String,
+    },
+    /// Record a status change; the next tracking call hears it.
+    SetStatus {
+        /// Ticket number.
+        ticket: String,
+        /// received | in_progress | escalated | resolved | closed
+        status: String,
+        /// A note for the caller.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+/// Opens the store in a data folder (created if needed); service levels from `ivr.yaml`
+/// beside it are not read yet.
+pub fn open(dir: &Path) -> Result<SqliteStore, ExitCode> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("ivr: cannot create {}: {e}", dir.display());
+        return Err(ExitCode::from(2));
+    }
+    SqliteStore::open(&dir.join("complaints.sqlite")).map_err(|e| {
+        eprintln!("ivr: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn line(t: &TicketInfo) -> String {
+    format!(
+        "{}  {:<11}  {:<9}  district {:<5}  {}  {}",
+        t.ticket,
+        t.status.as_str(),
+        t.complaint.category,
+        t.complaint.district.as_deref().unwrap_or("-"),
+        t.complaint.at,
+        t.note.as_deref().unwrap_or("")
+    )
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let store = match open(&a.data) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let now = jiff::Timestamp::now();
+    match a.command {
+        Command::List => match store.list(now) {
+            Ok(list) => {
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&list).unwrap_or_default()
+                    );
+                } else {
+                    for t in &list {
+                        println!("{}", line(t));
+                    }
+                    println!("{} ticket(s)", list.len());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ivr: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Show { ticket } => match store.status_at(&ticket, now) {
+            Ok(Some(t)) => {
+                if a.json {
+                    println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
+                } else {
+                    println!("{}", line(&t));
+                    for h in &t.history {
+                        println!(
+                            "  {}  {}  {}",
+                            h.at,
+                            h.status.as_str(),
+                            h.note.as_deref().unwrap_or("")
+                        );
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                eprintln!("ivr: no ticket {ticket}");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("ivr: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::SetStatus {
+            ticket,
+            status,
+            note,
+        } => {
+            let Some(s) = Status::parse(&status) else {
+                eprintln!(
+                    "ivr: `{status}` is not a status (received, in_progress, escalated, resolved, closed)"
+                );
+                return ExitCode::from(2);
+            };
+            match store.set_status(&ticket, s, note.as_deref(), &now.to_string()) {
+                Ok(true) => {
+                    println!("{ticket}: {}", s.as_str());
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => {
+                    eprintln!("ivr: no ticket {ticket}");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("ivr: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
