@@ -1,19 +1,8 @@
 //! `ivr check`: exit codes, the greppable first line, JSON output, Arabic messages.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ivr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("ivr runs")
-}
+use std::path::Path;
+mod common;
+use common::ivr;
 
 fn bad(name: &str) -> String {
     format!("ivr-dsl/tests/fixtures/bad/{name}.flow")

@@ -1,22 +1,11 @@
 //! `ivr fmt`: canonical layout, --check, --write, and keyword translation that round-trips.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::{ivr, stdout};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ivr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("ivr runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
 }
 
 fn tmp(name: &str, text: &str) -> PathBuf {

@@ -1,18 +1,7 @@
 //! `ivr simulate`, `ivr test` and `ivr say` from the command line.
 
-use std::process::{Command, Output};
-
-fn ivr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("ivr runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8")
-}
+mod common;
+use common::{ivr, stdout};
 
 #[test]
 fn simulate_files_a_complaint_and_is_deterministic() {

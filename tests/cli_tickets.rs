@@ -1,19 +1,8 @@
 //! The complaint store end to end: a simulated call files a complaint, the back office sets
 //! its status with `ivr tickets`, and a tracking call hears that status.
 
-use std::process::{Command, Output};
-
-fn ivr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("ivr runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8")
-}
+mod common;
+use common::{ivr, stdout};
 
 #[test]
 fn file_set_status_and_track() {

@@ -226,6 +226,20 @@ pub enum Event {
     Noanswer,
 }
 
+impl Event {
+    /// The English name, as after `on` (`noinput`, `not_found`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Noinput => "noinput",
+            Event::Nomatch => "nomatch",
+            Event::Failure => "failure",
+            Event::NotFound => "not_found",
+            Event::Busy => "busy",
+            Event::Noanswer => "noanswer",
+        }
+    }
+}
+
 /// What a line says.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {

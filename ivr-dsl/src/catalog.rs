@@ -56,13 +56,7 @@ impl PromptCatalog {
                 continue;
             }
             let ids = cat.ids.entry(lang).or_default();
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&ldir)
-                .map_err(io(&ldir))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in ftl_files(&ldir).map_err(io(&ldir))? {
                 let text = std::fs::read_to_string(&f).map_err(io(&f))?;
                 ids.extend(
                     message_ids(&text).map_err(|(count, first)| CatalogError::Syntax {
@@ -80,6 +74,16 @@ impl PromptCatalog {
     pub fn has(&self, lang: Lang, id: &str) -> bool {
         self.ids.get(&lang).is_some_and(|s| s.contains(id))
     }
+}
+
+/// The `.ftl` files of a language folder, sorted.
+pub fn ftl_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// The message ids of one Fluent resource.

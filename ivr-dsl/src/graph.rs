@@ -4,7 +4,7 @@
 //! states, backend requests, conditions, transfers and the ends of calls. Plain statements
 //! (prompts, assignments) are folded into the edges between them.
 
-use crate::ast::{Event, Script, Stmt, StmtKind};
+use crate::ast::{Script, Stmt, StmtKind};
 use crate::cfg::{Cfg, Label, NodeId, NodeKind};
 use crate::format;
 use crate::keywords::Lang;
@@ -64,18 +64,10 @@ fn label_text(l: Label, lang: Lang) -> String {
     match l {
         Label::Press(k) => format!("{} {}", if ar { "اضغط" } else { "press" }, key_name(k)),
         Label::Event(e, n) => {
-            let name = match e {
-                Event::Noinput => "noinput",
-                Event::Nomatch => "nomatch",
-                Event::Failure => "failure",
-                Event::NotFound => "not_found",
-                Event::Busy => "busy",
-                Event::Noanswer => "noanswer",
-            };
             if n > 1 {
-                format!("{name} {n}")
+                format!("{} {n}", e.name())
             } else {
-                name.to_string()
+                e.name().to_string()
             }
         }
         Label::After(n) => format!("after {n}"),

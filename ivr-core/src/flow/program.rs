@@ -663,80 +663,34 @@ impl Compiler<'_> {
                     .zip(args.iter().map(|a| self.var(a)))
                     .collect();
                 let into = self.var(into);
-                let at = self.emit(Op::Hangup);
-                let skip = self.emit(Op::Jump(0));
-                let (mut on_failure, mut on_not_found) = (None, None);
-                let mut ends = vec![skip];
-                for h in &s.body {
-                    if let StmtKind::On { event, .. } = h.kind {
-                        let start = self.here();
-                        match event {
-                            Event::Failure => on_failure = Some(start),
-                            Event::NotFound => on_not_found = Some(start),
-                            _ => continue,
-                        }
-                        let what = format!(
-                            "on {} ({} {})",
-                            event_name(event),
-                            if kind == OpKind::Submit {
-                                "submit"
-                            } else {
-                                "lookup"
-                            },
-                            op.name
-                        );
-                        self.point(what, h.span.line, flow);
-                        self.block(&h.body, flow);
-                        ends.push(self.emit(Op::Jump(0)));
-                    }
-                }
-                let next = self.here();
-                for e in ends {
-                    self.p.code[e] = Op::Jump(next);
-                }
+                let what = format!(
+                    "{} {}",
+                    if kind == OpKind::Submit {
+                        "submit"
+                    } else {
+                        "lookup"
+                    },
+                    op.name
+                );
+                let (at, handlers, next) = self.handled(s, flow, &what);
                 self.p.code[at] = Op::Backend {
                     kind,
                     op: op.name.clone(),
                     fields,
                     into,
-                    on_failure,
-                    on_not_found,
+                    on_failure: handlers.get(&Event::Failure).copied(),
+                    on_not_found: handlers.get(&Event::NotFound).copied(),
                     next,
                 };
             }
             StmtKind::Transfer { dest, timeout } => {
-                let at = self.emit(Op::Hangup);
-                let skip = self.emit(Op::Jump(0));
-                let mut ends = vec![skip];
-                let (mut busy, mut noanswer, mut failure) = (None, None, None);
-                for h in &s.body {
-                    if let StmtKind::On { event, .. } = h.kind {
-                        let start = self.here();
-                        match event {
-                            Event::Busy => busy = Some(start),
-                            Event::Noanswer => noanswer = Some(start),
-                            Event::Failure => failure = Some(start),
-                            _ => continue,
-                        }
-                        self.point(
-                            format!("on {} (transfer {})", event_name(event), dest.name),
-                            h.span.line,
-                            flow,
-                        );
-                        self.block(&h.body, flow);
-                        ends.push(self.emit(Op::Jump(0)));
-                    }
-                }
-                let next = self.here();
-                for e in ends {
-                    self.p.code[e] = Op::Jump(next);
-                }
+                let (at, handlers, _) = self.handled(s, flow, &format!("transfer {}", dest.name));
                 self.p.code[at] = Op::Transfer {
                     dest: dest.name.clone(),
                     timeout_ms: timeout.map(|t| t.millis()),
-                    on_busy: busy,
-                    on_noanswer: noanswer,
-                    on_failure: failure,
+                    on_busy: handlers.get(&Event::Busy).copied(),
+                    on_noanswer: handlers.get(&Event::Noanswer).copied(),
+                    on_failure: handlers.get(&Event::Failure).copied(),
                 };
             }
             StmtKind::Hangup => {
@@ -744,6 +698,28 @@ impl Compiler<'_> {
             }
             _ => {}
         }
+    }
+
+    /// A statement that waits and has `on …` handlers (backend requests, transfers): reserves
+    /// its instruction, compiles each handler body (each continues after the statement), and
+    /// returns the reserved address, where each handler starts, and the address after it all.
+    fn handled(&mut self, s: &Stmt, flow: usize, what: &str) -> (Pc, FxHashMap<Event, Pc>, Pc) {
+        let at = self.emit(Op::Hangup);
+        let mut ends = vec![self.emit(Op::Jump(0))];
+        let mut starts = FxHashMap::default();
+        for h in &s.body {
+            if let StmtKind::On { event, .. } = h.kind {
+                starts.insert(event, self.here());
+                self.point(format!("on {} ({what})", event.name()), h.span.line, flow);
+                self.block(&h.body, flow);
+                ends.push(self.emit(Op::Jump(0)));
+            }
+        }
+        let next = self.here();
+        for e in ends {
+            self.p.code[e] = Op::Jump(next);
+        }
+        (at, starts, next)
     }
 
     fn input_state(&mut self, s: &Stmt, flow: usize) {
@@ -816,7 +792,7 @@ impl Compiler<'_> {
             self.in_defaults = saved || i >= n_local;
             let start = self.here();
             let what = match (event_of(h), h.kind.clone()) {
-                (Some(e), _) => format!("on {} {}", event_name(e), count_of(h)),
+                (Some(e), _) => format!("on {} {}", e.name(), count_of(h)),
                 (None, _) => format!("after {} attempts", count_of(h)),
             };
             let what = if i >= n_local {
@@ -897,17 +873,6 @@ impl Compiler<'_> {
             flow,
             line: s.span.line,
         });
-    }
-}
-
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Noinput => "noinput",
-        Event::Nomatch => "nomatch",
-        Event::Failure => "failure",
-        Event::NotFound => "not_found",
-        Event::Busy => "busy",
-        Event::Noanswer => "noanswer",
     }
 }
 

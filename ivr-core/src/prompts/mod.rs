@@ -83,13 +83,7 @@ impl Catalog {
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // Speech and SMS text: no Unicode isolation marks around placeables.
             bundle.set_use_isolating(false);
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&ldir)
-                .map_err(io(&ldir))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in ivr_dsl::catalog::ftl_files(&ldir).map_err(io(&ldir))? {
                 let text = std::fs::read_to_string(&f).map_err(io(&f))?;
                 messages
                     .entry(lang)

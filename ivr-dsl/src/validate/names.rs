@@ -469,7 +469,7 @@ impl<'a> Checker<'a> {
         for (span, e, n) in dups {
             self.push(
                 Diagnostic::new(Code::DuplicateHandler, span)
-                    .arg("event", event_name(e))
+                    .arg("event", Event::name(e))
                     .arg("count", n.to_string()),
             );
         }
@@ -491,7 +491,7 @@ impl<'a> Checker<'a> {
                 if n > expected {
                     self.push(
                         Diagnostic::new(Code::HandlerGap, *span)
-                            .arg("event", event_name(event))
+                            .arg("event", Event::name(event))
                             .arg("count", n.to_string())
                             .arg("missing", expected.to_string()),
                     );
@@ -508,17 +508,6 @@ struct FlowIndex<'a> {
     list: Vec<&'a Ident>,
     by_key: HashMap<&'a str, usize>,
     params: Vec<&'a [Ident]>,
-}
-
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Noinput => "noinput",
-        Event::Nomatch => "nomatch",
-        Event::Failure => "failure",
-        Event::NotFound => "not_found",
-        Event::Busy => "busy",
-        Event::Noanswer => "noanswer",
-    }
 }
 
 /// `1`, `star`, `hash`.
