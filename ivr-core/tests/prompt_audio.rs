@@ -160,3 +160,17 @@ fn espeak_ng_speaks_arabic_and_english() {
         assert!(rms > 500.0, "{lang:?}: too quiet ({rms})");
     }
 }
+
+#[test]
+fn a_script_folder_without_fragments_uses_the_shipped_ones() {
+    let dir = temp_catalog("fallback");
+    let own = Catalog::load(&dir).expect("loads");
+    let shipped =
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts")).expect("shipped");
+    assert!(own.fragment_audio(Lang::Ar, "digit-7").is_none());
+    let own = own.with_fragment_fallback(shipped);
+    assert!(own.fragment_audio(Lang::Ar, "digit-7").is_some());
+    // Its own prompts are still its own (none have audio here).
+    assert!(own.audio(Lang::En, "hello").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

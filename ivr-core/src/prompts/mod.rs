@@ -54,6 +54,9 @@ pub struct Catalog {
     messages: BTreeMap<Lang, Vec<Message>>,
     audio: BTreeMap<(Lang, String), audio::Audio>,
     fragments: BTreeMap<(Lang, String), audio::Audio>,
+    /// Where value fragments come from when this catalog has none (a script's own prompt
+    /// folder falls back to the project's shipped fragments).
+    fallback: Option<Box<Catalog>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -123,7 +126,14 @@ impl Catalog {
             messages,
             audio: sounds,
             fragments,
+            fallback: None,
         })
+    }
+
+    /// Uses `other`'s value fragments for any this catalog lacks.
+    pub fn with_fragment_fallback(mut self, other: Catalog) -> Catalog {
+        self.fallback = Some(Box::new(other));
+        self
     }
 
     /// The messages of a language, in file order.
@@ -148,7 +158,9 @@ impl Catalog {
 
     /// The audio of a value fragment (`say/<id>.wav`).
     pub fn fragment_audio(&self, lang: Lang, id: &str) -> Option<&audio::Audio> {
-        self.fragments.get(&(lang, id.to_string()))
+        self.fragments
+            .get(&(lang, id.to_string()))
+            .or_else(|| self.fallback.as_ref()?.fragment_audio(lang, id))
     }
 
     /// How long a fragment plays, when its audio is known.
