@@ -9,5 +9,6 @@ pub mod flow;
 pub mod media;
 pub mod prompts;
 pub mod sim;
+pub mod sip;
 
 pub use ivr_dsl as dsl;

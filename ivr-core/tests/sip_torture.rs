@@ -1,0 +1,244 @@
+//! Every RFC 4475 and RFC 5118 torture message through the codec, against the verdicts in
+//! shared/testdata/sip-torture/README.md. "Liberal accept" cases are accepted here.
+
+use ivr_core::sip::codec::{self, CodecError, Start};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Want {
+    /// Parses.
+    Accept,
+    /// Parses; the method is not implemented (501).
+    NotImplemented,
+    /// A request answered with this code.
+    Reject(u16),
+    /// A response dropped.
+    Drop,
+}
+
+fn dir() -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/sip-torture");
+    d.is_dir().then_some(d)
+}
+
+fn verdict(bytes: &[u8]) -> Want {
+    match codec::parse_datagram(bytes) {
+        Ok(m) if !codec::method_supported(&m) => Want::NotImplemented,
+        Ok(_) => Want::Accept,
+        Err(CodecError::Reject { code, .. }) => Want::Reject(code),
+        Err(CodecError::Drop(_)) => Want::Drop,
+    }
+}
+
+const TABLE: &[(&str, Want)] = &[
+    ("wsinv", Want::Accept),
+    ("intmeth", Want::NotImplemented),
+    ("esc01", Want::Accept),
+    ("escnull", Want::NotImplemented),
+    ("esc02", Want::NotImplemented),
+    ("lwsdisp", Want::Accept),
+    ("longreq", Want::Accept),
+    ("dblreq", Want::NotImplemented),
+    ("semiuri", Want::Accept),
+    ("transports", Want::Accept),
+    ("mpart01", Want::NotImplemented),
+    ("unreason", Want::Accept),
+    ("noreason", Want::Accept),
+    ("badinv01", Want::Reject(400)),
+    ("clerr", Want::Reject(400)),
+    ("ncl", Want::Reject(400)),
+    ("scalar02", Want::Reject(400)),
+    ("scalarlg", Want::Drop),
+    ("quotbal", Want::Reject(400)),
+    ("ltgtruri", Want::Reject(400)),
+    ("lwsruri", Want::Reject(400)),
+    ("lwsstart", Want::Accept),
+    ("trws", Want::Accept),
+    ("escruri", Want::Accept),
+    ("baddate", Want::Accept),
+    ("regbadct", Want::NotImplemented),
+    ("badaspec", Want::Accept),
+    ("baddn", Want::Reject(400)),
+    ("badvers", Want::Reject(505)),
+    ("mismatch01", Want::Reject(400)),
+    ("mismatch02", Want::NotImplemented),
+    ("bigcode", Want::Drop),
+    ("badbranch", Want::Accept),
+    ("insuf", Want::Reject(400)),
+    ("unkscm", Want::Accept),
+    ("novelsc", Want::Accept),
+    ("unksm2", Want::NotImplemented),
+    ("bext01", Want::Accept),
+    ("invut", Want::Accept),
+    ("regaut01", Want::NotImplemented),
+    ("multi01", Want::Reject(400)),
+    ("mcl01", Want::Reject(400)),
+    ("bcast", Want::Accept),
+    ("zeromf", Want::Accept),
+    ("cparam01", Want::NotImplemented),
+    ("cparam02", Want::NotImplemented),
+    ("regescrt", Want::NotImplemented),
+    ("sdp01", Want::Accept),
+    ("inv2543", Want::Accept),
+    ("test", Want::Reject(400)),
+    ("ipv6-ipv6-good", Want::NotImplemented),
+    ("ipv6-ipv6-bad", Want::Reject(400)),
+    ("ipv6-port-ambiguous", Want::NotImplemented),
+    ("ipv6-port-unambiguous", Want::NotImplemented),
+    ("ipv6-via-received-param-with-delim", Want::Accept),
+    ("ipv6-via-received-param-no-delim", Want::Accept),
+    ("ipv6-ipv6-in-sdp", Want::Accept),
+    ("ipv6-mult-ip-in-header", Want::Accept),
+    ("ipv6-mult-ip-in-sdp", Want::Accept),
+    ("ipv6-ipv4-mapped-ipv6", Want::Accept),
+    ("ipv6-ipv6-bug-abnf-3-colons", Want::Accept),
+    ("ipv6-ipv6-correct-abnf-2-colons", Want::Accept),
+];
+
+fn recompute_content_length(m: &[u8]) -> Vec<u8> {
+    let Some(end) = m.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return m.to_vec();
+    };
+    let head = String::from_utf8_lossy(&m[..end]).to_string();
+    let body = &m[end + 4..];
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|l| match l.split_once(':') {
+            Some((n, _)) if n.trim().eq_ignore_ascii_case("content-length") || n.trim() == "l" => {
+                format!("Content-Length: {}", body.len())
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    let mut out = head.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn every_torture_message_gets_its_verdict() {
+    let Some(d) = dir() else {
+        assert!(
+            std::env::var_os("IVR_REQUIRE_EXTERNAL").is_none(),
+            "shared/testdata/sip-torture is missing"
+        );
+        eprintln!("skipped: shared/testdata/sip-torture not found");
+        return;
+    };
+    let files = std::fs::read_dir(&d)
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "dat"))
+        })
+        .count();
+    assert_eq!(files, TABLE.len(), "every file has a verdict");
+    let mut wrong = Vec::new();
+    for (name, want) in TABLE {
+        let mut bytes = std::fs::read(d.join(format!("{name}.dat"))).expect("readable");
+        if name.starts_with("ipv6-") {
+            // RFC 5118's archive stores bare LF line ends; on the wire they are CRLF.
+            let mut crlf = Vec::with_capacity(bytes.len() + 64);
+            for &b in &bytes {
+                if b == b'\n' {
+                    crlf.push(b'\r');
+                }
+                crlf.push(b);
+            }
+            bytes = crlf;
+            // Its archive also states Content-Lengths that do not match the bodies (README):
+            // recompute from the converted body.
+            bytes = recompute_content_length(&bytes);
+        }
+        let got = verdict(&bytes);
+        if got != *want {
+            wrong.push(format!(
+                "{name}: want {want:?}, got {got:?} ({:?})",
+                codec::parse_datagram(&bytes).err()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn details_of_valid_messages() {
+    let Some(d) = dir() else { return };
+    let read = |n: &str| std::fs::read(d.join(format!("{n}.dat"))).expect("readable");
+    // dblreq (a REGISTER, which this endpoint then answers 501): the trailing
+    // INVITE-looking octets are not the body.
+    let m = codec::parse_datagram(&read("dblreq")).expect("accept");
+    assert!(m.body.is_empty());
+    // mpart01: the binary body is framed by Content-Length exactly.
+    let m = codec::parse_datagram(&read("mpart01")).expect("accept");
+    assert_eq!(m.body.len(), 553);
+    // wsinv: compact names expanded, folded lines joined, odd case handled.
+    let m = codec::parse_datagram(&read("wsinv")).expect("accept");
+    assert!(m.values("via").len() >= 2);
+    assert_eq!(m.header("max-forwards"), Some("0068"));
+    assert!(m.header("subject").is_some());
+    // noreason: empty reason phrase.
+    let m = codec::parse_datagram(&read("noreason")).expect("accept");
+    assert_eq!(
+        m.start,
+        Start::Response {
+            code: 100,
+            reason: String::new()
+        }
+    );
+}
+
+#[test]
+fn stream_framing() {
+    let mut f = codec::Framer::default();
+    let msg = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 4\r\n\r\nbody";
+    let mut stream = b"\r\n".to_vec();
+    stream.extend_from_slice(msg);
+    stream.extend_from_slice(msg);
+    // Arrives in pieces.
+    for chunk in stream.chunks(17) {
+        f.push(chunk);
+    }
+    let mut got = Vec::new();
+    while let Some(codec::Framed::Message(m)) = f.next_message() {
+        got.push(codec::parse_datagram(&m).expect("parses").body);
+    }
+    assert_eq!(got, vec![b"body".to_vec(), b"body".to_vec()]);
+    let mut f = codec::Framer::default();
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -5\r\n\r\n");
+    assert!(matches!(f.next_message(), Some(codec::Framed::Broken(_))));
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    const SEED: &[u8] = b"INVITE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nt: \"A, B\" <sip:a@b>\r\ni: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nl: 3\r\n\r\nabc";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = ivr_core::sip::codec::parse_datagram(&bytes);
+            let mut f = ivr_core::sip::codec::Framer::default();
+            f.push(&bytes);
+            while let Some(ivr_core::sip::codec::Framed::Message(_)) = f.next_message() {}
+        }
+
+        #[test]
+        fn mutated_messages(edits in proptest::collection::vec((0usize..SEED.len(), any::<u8>()), 1..8), cut in 0usize..SEED.len()) {
+            let mut m = SEED.to_vec();
+            for (i, b) in edits {
+                m[i] = b;
+            }
+            let _ = ivr_core::sip::codec::parse_datagram(&m);
+            let _ = ivr_core::sip::codec::parse_datagram(&m[..cut]);
+        }
+    }
+}
