@@ -1,3 +1,5 @@
-//! SIP (in progress): the message codec. Transactions, dialogs, SDP and the runtime follow.
+//! SIP (in progress): the message codec and SDP offer/answer. Transactions, dialogs and the
+//! runtime follow.
 
 pub mod codec;
+pub mod sdp;
