@@ -1,6 +1,8 @@
-//! SIP (in progress): the message codec, SDP offer/answer and transactions. Dialogs and the
+//! SIP (in progress): the message codec, responses, SDP offer/answer and transactions. Dialogs
+//! and the
 //! runtime follow.
 
 pub mod codec;
+pub mod response;
 pub mod sdp;
 pub mod transaction;
