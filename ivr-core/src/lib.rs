@@ -1,8 +1,16 @@
-//! The ivr engine.
+//! The ivr engine. Every protocol and flow piece is a sans-IO state machine: it is given input
+//! and the time and hands back output (DESIGN.md).
 //!
-//! - [`flow`]: the flow machine: a checked script compiled once and run per call, sans-IO.
-//!
-//! Media, SIP, complaint backends, the runtime and the simulator are built on it (DESIGN.md).
+//! - [`flow`]: the flow machine: a checked script compiled once ([`flow::Program`]) and run per
+//!   call ([`flow::Call`]).
+//! - [`prompts`]: prompt text (Fluent) and audio per language; values spoken by language rules.
+//! - [`sim`]: the call simulator and scenario files (`ivr simulate`, `ivr test`).
+//! - [`media`]: G.711, RTP, jitter buffer, keypresses three ways, playback, recording, and the
+//!   per-call [`media::session::MediaSession`].
+//! - [`sip`]: message codec, responses, SDP offer/answer, transactions (dialogs and the runtime
+//!   are next).
+//! - [`backend`]: complaint capture: the [`backend::ComplaintBackend`] trait, ticket numbers
+//!   and the embedded SQLite store.
 
 pub mod backend;
 pub mod flow;

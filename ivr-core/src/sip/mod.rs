@@ -1,6 +1,5 @@
-//! SIP (in progress): the message codec, responses, SDP offer/answer and transactions. Dialogs
-//! and the
-//! runtime follow.
+//! SIP (in progress): the message codec, responses, SDP offer/answer and transactions.
+//! Dialogs, the endpoint and the runtime follow.
 
 pub mod codec;
 pub mod response;
