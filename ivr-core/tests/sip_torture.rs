@@ -242,3 +242,44 @@ mod never_panics {
         }
     }
 }
+
+/// RFC 4475 §3.3: valid messages that the endpoint must still refuse, after the codec accepted
+/// them (screening per RFC 3261 §8.2).
+#[test]
+fn application_layer_answers() {
+    use ivr_core::sip::screen::{Refusal, screen};
+    let Some(d) = dir() else { return };
+    let answer = |name: &str| {
+        let bytes = std::fs::read(d.join(format!("{name}.dat"))).expect("readable");
+        let m = codec::parse_datagram(&bytes).expect("the codec accepts it");
+        screen(&m)
+    };
+    let code = |name: &str| match answer(name) {
+        Err(Refusal::Respond { code, .. }) => Some(code),
+        Err(Refusal::Drop) => Some(0),
+        Ok(()) => None,
+    };
+    assert_eq!(code("unkscm"), Some(416));
+    assert_eq!(code("novelsc"), Some(416));
+    assert_eq!(code("invut"), Some(415));
+    assert_eq!(code("sdp01"), Some(406));
+    // A non-registrar endpoint answers REGISTER 405 (with Allow).
+    assert_eq!(code("regaut01"), Some(405));
+    // An endpoint answers an OPTIONS with Max-Forwards 0 normally.
+    assert_eq!(code("zeromf"), None);
+    // As a UAS only Require counts; Proxy-Require is for proxies.
+    assert_eq!(
+        answer("bext01"),
+        Err(Refusal::Respond {
+            code: 420,
+            headers: vec![(
+                "Unsupported",
+                "nothingSupportsThis, nothingSupportsThisEither".to_string()
+            )]
+        })
+    );
+    // The valid INVITEs pass screening.
+    for ok in ["wsinv", "esc01", "lwsdisp", "longreq", "semiuri", "inv2543"] {
+        assert_eq!(answer(ok), Ok(()), "{ok}");
+    }
+}

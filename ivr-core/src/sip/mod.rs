@@ -1,7 +1,10 @@
-//! SIP (in progress): the message codec, responses, SDP offer/answer and transactions.
-//! Dialogs, the endpoint and the runtime follow.
+//! SIP (in progress): the message codec, request screening, responses, SDP offer/answer,
+//! transactions and the UAS dialog. The endpoint that ties them to calls, and the runtime,
+//! follow.
 
 pub mod codec;
+pub mod dialog;
 pub mod response;
+pub mod screen;
 pub mod sdp;
 pub mod transaction;

@@ -15,6 +15,7 @@ pub fn reason(code: u16) -> &'static str {
         202 => "Accepted",
         400 => "Bad Request",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
