@@ -1,6 +1,9 @@
 //! RFC 4733 receive: the twelve receiver cases of shared/testdata/dtmf/rfc4733-notes.md, the
 //! SIPp pcaps, the sender, and digits surviving loss, duplication and reordering.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use ivr_core::flow::Time;
 use ivr_core::media::dtmf::rfc4733::{self, Ignored, Receiver, Report};
 use ivr_core::media::rtp::{self, Datagram};
@@ -332,15 +335,9 @@ fn pcap_rtp(path: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
 
 #[test]
 fn case_02_sipp_pcaps_decode_to_their_digit() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/sipp");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("IVR_REQUIRE_EXTERNAL").is_none(),
-            "shared/testdata/sipp is missing"
-        );
-        eprintln!("skipped: {} not found", dir.display());
+    let Some(dir) = shared::testdata("sipp") else {
         return;
-    }
+    };
     let names = [
         ("0", '0'),
         ("1", '1'),

@@ -241,6 +241,34 @@ pub fn parse_datagram(buf: &[u8]) -> Result<Message, CodecError> {
     Ok(m)
 }
 
+/// What can be read of a request the codec rejected, to answer it: the start line and the
+/// Via, From, To, Call-ID and CSeq lines as written. `None` when there is no request line or
+/// no Via (then nobody can be answered).
+pub fn salvage(buf: &[u8]) -> Option<Message> {
+    let text = String::from_utf8_lossy(buf);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.lines();
+    let first = lines.next()?;
+    let mut parts = first.split_whitespace();
+    let (method, uri) = (parts.next()?, parts.next()?);
+    if method.starts_with("SIP/") {
+        return None;
+    }
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (expand(n.trim()), v.trim().to_string()))
+        .filter(|(n, _)| matches!(n.as_str(), "via" | "from" | "to" | "call-id" | "cseq"))
+        .collect();
+    headers.iter().any(|(n, _)| n == "via").then(|| Message {
+        start: Start::Request {
+            method: method.to_string(),
+            uri: uri.to_string(),
+        },
+        headers,
+        body: Vec::new(),
+    })
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod dialog;
+pub mod endpoint;
 pub mod response;
 pub mod screen;
 pub mod sdp;

@@ -84,7 +84,22 @@ pub fn build(
     headers: &[(&str, String)],
     body: Option<(&str, &[u8])>,
 ) -> Vec<u8> {
-    let mut out = format!("SIP/2.0 {code} {}\r\n", reason(code));
+    build_with_reason(req, source, code, reason(code), to_tag, headers, body)
+}
+
+/// [`build`] with a reason phrase of our own (a 400 that says what was wrong).
+pub fn build_with_reason(
+    req: &Message,
+    source: SocketAddr,
+    code: u16,
+    phrase: &str,
+    to_tag: Option<&str>,
+    headers: &[(&str, String)],
+    body: Option<(&str, &[u8])>,
+) -> Vec<u8> {
+    // A phrase is one line of text (RFC 3261 §25.1 Reason-Phrase).
+    let phrase: String = phrase.chars().filter(|c| !c.is_control()).collect();
+    let mut out = format!("SIP/2.0 {code} {phrase}\r\n");
     let mut first = true;
     for (name, value) in &req.headers {
         if name != "via" {

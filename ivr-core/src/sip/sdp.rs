@@ -236,10 +236,6 @@ impl Offer {
 
 /// Our answer (or offer, in an offerless INVITE's 200) as SDP text.
 pub fn write(a: &Agreed, local: IpAddr, port: u16, session_id: u64, version: u64) -> String {
-    let ip = match local {
-        IpAddr::V4(_) => "IP4",
-        IpAddr::V6(_) => "IP6",
-    };
     let mut pts = vec![a.pt.to_string()];
     let mut attrs = vec![format!("a=rtpmap:{} {}/8000", a.pt, a.law.name())];
     if let Some((ev, rate)) = a.event {
@@ -249,11 +245,55 @@ pub fn write(a: &Agreed, local: IpAddr, port: u16, session_id: u64, version: u64
     }
     attrs.push(format!("a=ptime:{}", a.ptime));
     attrs.push(format!("a={}", a.direction.attr()));
+    session(local, port, session_id, version, &pts, &attrs)
+}
+
+/// One audio stream's session description.
+fn session(
+    local: IpAddr,
+    port: u16,
+    session_id: u64,
+    version: u64,
+    pts: &[String],
+    attrs: &[String],
+) -> String {
+    let ip = match local {
+        IpAddr::V4(_) => "IP4",
+        IpAddr::V6(_) => "IP6",
+    };
     format!(
         "v=0\r\no=ivr {session_id} {version} IN {ip} {local}\r\ns=ivr\r\nc=IN {ip} {local}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n{}\r\n",
         pts.join(" "),
         attrs.join("\r\n")
     )
+}
+
+/// Our offer (in the 200 to an offerless INVITE): every law we take, in preference order,
+/// with telephone-event at `event_pt`, 20 ms, sendrecv.
+pub fn write_offer(
+    prefer: &[Law],
+    event_pt: u8,
+    local: IpAddr,
+    port: u16,
+    session_id: u64,
+    version: u64,
+) -> String {
+    let mut pts = Vec::new();
+    let mut attrs = Vec::new();
+    for law in prefer {
+        let pt = match law {
+            Law::Pcmu => 0,
+            Law::Pcma => 8,
+        };
+        pts.push(pt.to_string());
+        attrs.push(format!("a=rtpmap:{pt} {}/8000", law.name()));
+    }
+    pts.push(event_pt.to_string());
+    attrs.push(format!("a=rtpmap:{event_pt} telephone-event/8000"));
+    attrs.push(format!("a=fmtp:{event_pt} 0-15"));
+    attrs.push("a=ptime:20".into());
+    attrs.push("a=sendrecv".into());
+    session(local, port, session_id, version, &pts, &attrs)
 }
 
 #[cfg(test)]
