@@ -3,9 +3,11 @@
 
 mod common;
 use common::Driver;
+use ivr_core::flow::Fragment;
 use ivr_core::flow::{
     BackendResult, CallConfig, Event, Input, Outcome, Output, TransferOutcome, Value,
 };
+use ivr_dsl::Lang;
 
 const MENU: &str = "languages en
 
@@ -336,4 +338,21 @@ flow start
         Default::default(),
     );
     assert!(p.is_ok());
+}
+
+#[test]
+fn a_script_that_does_not_serve_the_configured_language_starts_in_its_own() {
+    // The default configuration starts calls in Arabic; this script serves English only.
+    let mut d = Driver::new("languages en\n\nflow start\n    say hello\n    hangup\n");
+    d.start();
+    assert_eq!(d.call.language(), Lang::En);
+    assert!(d.outputs.iter().any(|(_, o)| matches!(
+        o,
+        Output::Play { fragments, .. }
+            if matches!(&fragments[0], Fragment::Prompt { lang: Lang::En, .. })
+    )));
+    // A bilingual script keeps the configured language.
+    let mut d = Driver::new("languages ar en\n\nflow start\n    say hello\n    hangup\n");
+    d.start();
+    assert_eq!(d.call.language(), Lang::Ar);
 }

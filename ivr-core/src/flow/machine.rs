@@ -312,7 +312,16 @@ impl Call {
     /// A new call on a compiled program.
     pub fn new(program: Arc<Program>, config: Arc<CallConfig>) -> Call {
         let vars = vec![Value::Null; program.vars.len()];
-        let lang = config.default_language;
+        // The configured language, unless the script does not serve it: then its first one.
+        let lang = if program.languages.contains(&config.default_language) {
+            config.default_language
+        } else {
+            program
+                .languages
+                .first()
+                .copied()
+                .unwrap_or(config.default_language)
+        };
         Call {
             program,
             config,

@@ -1,5 +1,6 @@
 //! Backends for simulated calls.
 
+use crate::backend::ops::{self, CallContext, Operations};
 use crate::flow::{BackendRequest, BackendResult, Value};
 use std::collections::BTreeMap;
 
@@ -72,40 +73,26 @@ pub struct StoreBackend<'a> {
 
 impl SimBackend for StoreBackend<'_> {
     fn request(&mut self, req: &BackendRequest) -> BackendResult {
-        let field = |name: &str| {
-            req.fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+        let ctx = CallContext {
+            call_id: self.call_id.clone(),
+            caller: self.caller.clone(),
+            language: self.language.clone(),
+            at: self.at,
         };
         match (req.kind, req.op.as_str()) {
             (ivr_dsl::OpKind::Submit, "create_complaint") => {
-                let recording = match field("description") {
-                    Some(Value::Recording(r)) => Some(crate::backend::RecordingRef {
-                        path: r.location,
-                        duration_ms: r.duration_ms,
-                        sha256: r.sha256,
-                    }),
-                    _ => None,
-                };
-                let c = crate::backend::Complaint {
-                    category: field("category").map(|v| v.text()).unwrap_or_default(),
-                    district: field("district").map(|v| v.text()),
-                    location: None,
-                    recording,
-                    caller: self.caller.clone(),
-                    language: self.language.clone(),
-                    channel: "ivr".into(),
-                    call_id: self.call_id.clone(),
-                    at: self.at.to_string(),
-                };
-                match self.store.submit_sync(&c) {
+                match self.store.submit_sync(&ops::complaint(req, &ctx)) {
                     Ok(t) => BackendResult::Ok(Value::Str(t)),
                     Err(e) => BackendResult::Failure(e.to_string()),
                 }
             }
             (ivr_dsl::OpKind::Lookup, "complaint_status") => {
-                let t = field("ticket").map(|v| v.text()).unwrap_or_default();
+                // A mistyped number (wrong check digit) is not looked up.
+                let Some(t) = ops::keyed_ticket(req) else {
+                    return BackendResult::NotFound;
+                };
+                // The store is asked at the call's virtual time, so service levels escalate
+                // in simulated time too.
                 match self.store.status_at(&t, self.at) {
                     Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
                     Ok(None) => BackendResult::NotFound,
@@ -116,5 +103,22 @@ impl SimBackend for StoreBackend<'_> {
                 BackendResult::Failure(format!("operation {op} is not handled by the store"))
             }
         }
+    }
+}
+
+/// A simulated call's backend that runs the real [`Operations`] (any [`ComplaintBackend`] and
+/// the embedder's own operations), each request to completion before the call goes on.
+///
+/// [`ComplaintBackend`]: crate::backend::ComplaintBackend
+pub struct OpsBackend {
+    /// The operations.
+    pub ops: Operations,
+    /// The call they are performed for.
+    pub ctx: CallContext,
+}
+
+impl SimBackend for OpsBackend {
+    fn request(&mut self, req: &BackendRequest) -> BackendResult {
+        pollster::block_on(self.ops.perform(&self.ctx, req))
     }
 }

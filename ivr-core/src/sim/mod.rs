@@ -5,7 +5,7 @@
 mod backend;
 pub mod scenario;
 
-pub use backend::{CannedBackend, SimBackend, StoreBackend};
+pub use backend::{CannedBackend, OpsBackend, SimBackend, StoreBackend};
 
 use crate::flow::{
     BackendRequest, BackendResult, Call, CallConfig, DigitMethod, Event, Fragment, Input, Outcome,
