@@ -1,7 +1,7 @@
 //! The SIP endpoint in virtual time: whole calls, loss and retransmission, every dialog rule
 //! of the SIP issue that does not need a socket.
 
-use ivr_core::flow::Time;
+use ivr_core::flow::{Time, TransferOutcome};
 use ivr_core::media::g711::Law;
 use ivr_core::sip::codec::{Message, Start, parse_datagram};
 use ivr_core::sip::dialog::tag;
@@ -139,6 +139,20 @@ fn offered_and_answered(ep: &mut Endpoint, p: &mut Peer, body: &str) -> (CallRef
     p.to_tag = ok.header("to").and_then(tag).map(str::to_string);
     assert!(p.to_tag.is_some(), "200 has our tag");
     (call, ok)
+}
+
+/// The peer's answer to a request of ours.
+fn answer(req: &Message, code: u16) -> Vec<u8> {
+    let h = |n: &str| req.header(n).expect("our requests carry it");
+    format!(
+        "SIP/2.0 {code} Whatever\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        h("via"),
+        h("from"),
+        h("to"),
+        h("call-id"),
+        h("cseq")
+    )
+    .into_bytes()
 }
 
 /// A call answered and acknowledged at 20 ms.
@@ -491,13 +505,7 @@ fn we_hang_up_with_bye_retransmitted_until_answered() {
     let (sent, _) = drain(&mut ep);
     assert_eq!(sent.len(), 1);
     // The 200 for it ends the call.
-    let via = bye.header("via").expect("via").to_string();
-    let ok = format!(
-        "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: local@192.0.2.7\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-        bye.header("from").expect("from"),
-        bye.header("to").expect("to")
-    );
-    ep.receive(ok.as_bytes(), peer(), false, Time(1_600));
+    ep.receive(&answer(bye, 200), peer(), false, Time(1_600));
     let (_, events) = drain(&mut ep);
     assert_eq!(
         events,
@@ -603,4 +611,134 @@ fn malformed_and_out_of_hops_requests() {
     ep.receive(b"\x00\x01garbage", peer(), false, Time(0));
     assert_eq!(drain(&mut ep), (Vec::new(), Vec::new()));
     assert_eq!(ep.calls(), 0);
+}
+
+/// A NOTIFY from the transferee's side about our REFER.
+fn notify(p: &Peer, branch: &str, cseq: u32, frag: &str, state: &str) -> Vec<u8> {
+    let extra =
+        format!("Event: refer\r\nSubscription-State: {state}\r\nContent-Type: message/sipfrag\r\n");
+    p.request("NOTIFY", branch, cseq, &extra, frag)
+}
+
+/// An established call that has been REFERred to the agents; returns the REFER.
+fn referred(ep: &mut Endpoint, p: &mut Peer) -> (CallRef, Message) {
+    let call = established(ep, p);
+    ep.transfer(call, "sip:agents@127.0.0.1:5080", Time(1_000))
+        .expect("established");
+    let (sent, _) = drain(ep);
+    let (to, refer) = sent[0].clone();
+    assert_eq!(to, peer());
+    assert!(matches!(&refer.start, Start::Request { method, .. } if method == "REFER"));
+    assert_eq!(
+        refer.header("refer-to"),
+        Some("<sip:agents@127.0.0.1:5080>")
+    );
+    assert!(refer.header("referred-by").is_some());
+    (call, refer)
+}
+
+#[test]
+fn blind_transfer_follows_the_notifys_to_success() {
+    let mut ep = endpoint();
+    let mut p = Peer::new("xfer@192.0.2.7");
+    let (call, refer) = referred(&mut ep, &mut p);
+    assert_eq!(
+        deliver(&mut ep, answer(&refer, 202), 1_050),
+        (Vec::new(), Vec::new())
+    );
+    let (sent, events) = deliver(
+        &mut ep,
+        notify(&p, "n1", 2, "SIP/2.0 100 Trying\r\n", "active;expires=60"),
+        1_100,
+    );
+    assert_eq!(codes(&sent), vec![200]);
+    assert!(events.is_empty(), "provisional: wait");
+    let (sent, events) = deliver(
+        &mut ep,
+        notify(
+            &p,
+            "n2",
+            3,
+            "SIP/2.0 200 OK\r\n",
+            "terminated;reason=noresource",
+        ),
+        5_000,
+    );
+    assert_eq!(codes(&sent), vec![200]);
+    assert_eq!(
+        events,
+        vec![Event::Transferred {
+            call,
+            outcome: TransferOutcome::Success
+        }]
+    );
+    // No REFER pending any more: a stray NOTIFY is 481.
+    let (sent, _) = deliver(
+        &mut ep,
+        notify(&p, "n3", 4, "SIP/2.0 200 OK\r\n", "terminated"),
+        5_100,
+    );
+    assert_eq!(codes(&sent), vec![481]);
+}
+
+#[test]
+fn transfer_outcomes_busy_no_answer_rejected_and_lost() {
+    for (frag, outcome) in [
+        ("SIP/2.0 486 Busy Here\r\n", TransferOutcome::Busy),
+        (
+            "SIP/2.0 480 Temporarily Unavailable\r\n",
+            TransferOutcome::NoAnswer,
+        ),
+        (
+            "SIP/2.0 503 Service Unavailable\r\n",
+            TransferOutcome::Failed,
+        ),
+    ] {
+        let mut ep = endpoint();
+        let mut p = Peer::new("busy@192.0.2.7");
+        let (call, refer) = referred(&mut ep, &mut p);
+        deliver(&mut ep, answer(&refer, 202), 1_050);
+        let (_, events) = deliver(&mut ep, notify(&p, "n1", 2, frag, "terminated"), 2_000);
+        assert_eq!(events, vec![Event::Transferred { call, outcome }], "{frag}");
+    }
+    // The peer refuses the REFER itself.
+    let mut ep = endpoint();
+    let mut p = Peer::new("refused@192.0.2.7");
+    let (call, refer) = referred(&mut ep, &mut p);
+    let (_, events) = deliver(&mut ep, answer(&refer, 603), 1_050);
+    assert_eq!(
+        events,
+        vec![Event::Transferred {
+            call,
+            outcome: TransferOutcome::Failed
+        }]
+    );
+    // Nobody answers the REFER: failed at 64*T1, the call goes on.
+    let mut ep = endpoint();
+    let mut p = Peer::new("silent@192.0.2.7");
+    let (call, _) = referred(&mut ep, &mut p);
+    let mut events = Vec::new();
+    while events.is_empty() {
+        let t = ep.poll_timeout().expect("REFER timers");
+        ep.handle_timeout(t);
+        events = drain(&mut ep).1;
+    }
+    assert_eq!(
+        events,
+        vec![Event::Transferred {
+            call,
+            outcome: TransferOutcome::Failed
+        }]
+    );
+    assert_eq!(ep.calls(), 1);
+    // A NOTIFY when we REFERred nobody: 481.
+    let mut ep = endpoint();
+    let mut p = Peer::new("nosub@192.0.2.7");
+    established(&mut ep, &mut p);
+    let (sent, _) = deliver(
+        &mut ep,
+        notify(&p, "n9", 2, "SIP/2.0 200 OK\r\n", "terminated"),
+        100,
+    );
+    assert_eq!(codes(&sent), vec![481]);
 }

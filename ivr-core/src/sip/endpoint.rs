@@ -7,8 +7,9 @@
 //! ACK), ACK, BYE both ways, CANCEL (200, then 487 for the INVITE), re-INVITE and UPDATE
 //! (hold, resume, new address; 500 with Retry-After for an INVITE that overlaps one still
 //! unanswered), OPTIONS in and out of dialogs, INFO bodies handed to the call, 481 for unknown
-//! dialogs and transactions, 488 when no codec is common, 503 when full or draining, and a
-//! BYE when a 2xx is never acknowledged.
+//! dialogs and transactions, 488 when no codec is common, 503 when full or draining, a BYE
+//! when a 2xx is never acknowledged, and blind transfer by REFER (RFC 3515) followed through
+//! its NOTIFYs to success, busy, no answer or failure.
 
 use super::codec::{self, CodecError, Message, Start};
 use super::dialog::{self, Dialog, DialogId};
@@ -16,7 +17,7 @@ use super::response;
 use super::screen::{self, ACCEPT, Refusal};
 use super::sdp::{self, Agreed, Direction};
 use super::transaction::{Action, InviteServer, NonInviteClient, NonInviteServer, Timers};
-use crate::flow::Time;
+use crate::flow::{Time, TransferOutcome};
 use crate::media::g711::Law;
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -112,6 +113,13 @@ pub enum Event {
         /// The body.
         body: Vec<u8>,
     },
+    /// How a blind transfer went. After `Success` the caller is with the destination: hang up.
+    Transferred {
+        /// The call.
+        call: CallRef,
+        /// The outcome, as the flow's `transfer` handlers take it.
+        outcome: TransferOutcome,
+    },
     /// The call is over; the handle is no longer valid.
     Ended {
         /// The call.
@@ -170,6 +178,8 @@ struct Leg {
     sdp_version: u64,
     /// The last INVITE we answered carried no offer: the answer is in its ACK.
     answer_in_ack: bool,
+    /// Our REFER was accepted; its NOTIFYs tell how the transfer goes.
+    refer_pending: bool,
 }
 
 #[derive(Debug)]
@@ -190,6 +200,7 @@ struct ClientTx {
     tx: NonInviteClient,
     to: SocketAddr,
     call: CallRef,
+    method: &'static str,
 }
 
 /// Where a request came from: the address to answer and whether its transport is reliable.
@@ -393,11 +404,22 @@ impl Endpoint {
             return;
         };
         ct.tx.response(code, now);
-        if code >= 200 {
-            let call = ct.call;
-            if method == "BYE" {
-                self.end(call, EndReason::LocalBye);
+        if code < 200 {
+            return;
+        }
+        let (call, sent) = (ct.call, ct.method);
+        match sent {
+            "BYE" => self.end(call, EndReason::LocalBye),
+            "REFER" if code < 300 => {
+                if let Some(leg) = self.legs.get_mut(&call) {
+                    leg.refer_pending = true;
+                }
             }
+            "REFER" => self.event(Event::Transferred {
+                call,
+                outcome: TransferOutcome::Failed,
+            }),
+            _ => {}
         }
     }
 
@@ -581,6 +603,7 @@ impl Endpoint {
                 media,
                 rtp_port: 0,
                 sdp_version: 0,
+                refer_pending: false,
             },
         );
         self.event(offered);
@@ -692,16 +715,29 @@ impl Endpoint {
     }
 
     fn send_bye(&mut self, call: CallRef, now: Time) {
+        if let Some(leg) = self.legs.get_mut(&call) {
+            leg.state = LegState::Ending;
+        }
+        self.send_in_dialog(call, "BYE", &[], now);
+    }
+
+    /// Sends a request in a call's dialog through a new client transaction.
+    fn send_in_dialog(
+        &mut self,
+        call: CallRef,
+        method: &'static str,
+        headers: &[(&str, String)],
+        now: Time,
+    ) {
         let branch = format!("z9hG4bK{}", self.unique());
         let via = format!("SIP/2.0/UDP {}", self.cfg.local);
         let contact = self.contact();
         let Some(leg) = self.legs.get_mut(&call) else {
             return;
         };
-        leg.state = LegState::Ending;
         let bytes: Arc<[u8]> = leg
             .dialog
-            .request("BYE", &via, &branch, &contact, &[], None)
+            .request(method, &via, &branch, &contact, headers, None)
             .into();
         // Where it goes: the first loose route, or the remote target, when it is an address;
         // otherwise back where the INVITE came from (the usual case behind NAT).
@@ -715,13 +751,74 @@ impl Endpoint {
             .unwrap_or(leg.source);
         let mut acts = Vec::new();
         let tx = NonInviteClient::start(self.cfg.timers, false, Arc::clone(&bytes), now, &mut acts);
-        let key = format!("{branch}|{}|BYE", self.cfg.local);
-        self.client.insert(key, ClientTx { tx, to: next, call });
+        let key = format!("{branch}|{}|{method}", self.cfg.local);
+        self.client.insert(
+            key,
+            ClientTx {
+                tx,
+                to: next,
+                call,
+                method,
+            },
+        );
         for a in acts {
             if let Action::Send(b) = a {
                 self.transmit(next, b);
             }
         }
+    }
+
+    /// Blind transfer (RFC 3515): REFER the caller to `target` (a SIP URI from the
+    /// configuration). [`Event::Transferred`] follows, from the REFER's answer or the NOTIFYs.
+    pub fn transfer(
+        &mut self,
+        call: CallRef,
+        target: &str,
+        now: Time,
+    ) -> Result<(), EndpointError> {
+        let leg = self.legs.get(&call).ok_or(EndpointError::NoCall(call.0))?;
+        if leg.state != LegState::Confirmed {
+            return Err(EndpointError::WrongState(
+                call.0,
+                "only an established call is transferred",
+            ));
+        }
+        let headers = [
+            ("Refer-To", format!("<{target}>")),
+            ("Referred-By", format!("<{}>", self.contact())),
+        ];
+        self.send_in_dialog(call, "REFER", &headers, now);
+        Ok(())
+    }
+
+    /// A NOTIFY about our REFER: its `message/sipfrag` body carries the transferee's status.
+    fn on_notify(&mut self, call: CallRef, req: &Message, from: Origin, now: Time) {
+        let pending = self.legs.get(&call).is_some_and(|l| l.refer_pending);
+        let about_refer = req.header("event").is_some_and(|e| {
+            e.split(';')
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("refer"))
+        });
+        if !pending || !about_refer {
+            // No subscription of ours (RFC 6665 §4.1.3).
+            self.respond_new(req, from, 481, &[], None, now);
+            return;
+        }
+        self.respond_new(req, from, 200, &[], None, now);
+        let code = sipfrag_status(&req.body);
+        let terminated = req
+            .header("subscription-state")
+            .is_some_and(|s| s.trim().to_ascii_lowercase().starts_with("terminated"));
+        let outcome = match code {
+            Some(c) if c >= 200 => transfer_outcome(c),
+            // Provisional: wait for the next NOTIFY, unless the subscription ended without one.
+            _ if terminated => TransferOutcome::Failed,
+            _ => return,
+        };
+        if let Some(leg) = self.legs.get_mut(&call) {
+            leg.refer_pending = false;
+        }
+        self.event(Event::Transferred { call, outcome });
     }
 
     fn end(&mut self, call: CallRef, reason: EndReason) {
@@ -841,8 +938,9 @@ impl Endpoint {
                 self.respond_new(&req, from, 200, &caps, None, now);
             }
             "INVITE" | "UPDATE" => self.refresh(call, req, from, method, now),
-            // We subscribe to nothing and offer no from.reliable provisionals.
-            "NOTIFY" | "PRACK" => self.respond_new(&req, from, 481, &[], None, now),
+            "NOTIFY" => self.on_notify(call, &req, from, now),
+            // We offer no reliable provisional responses.
+            "PRACK" => self.respond_new(&req, from, 481, &[], None, now),
             // A peer asking us to transfer: we do not act on it (RFC 3515 §2.4.2).
             _ => self.respond_new(&req, from, 403, &[], None, now),
         }
@@ -987,13 +1085,38 @@ impl Endpoint {
                         self.client.remove(&key);
                     }
                     Action::TimedOut => {
-                        self.client.remove(&key);
-                        // A BYE nobody answered still ends the call.
-                        self.end(call, EndReason::LocalBye);
+                        let method = self.client.remove(&key).map_or("", |c| c.method);
+                        if method == "REFER" {
+                            self.event(Event::Transferred {
+                                call,
+                                outcome: TransferOutcome::Failed,
+                            });
+                        } else {
+                            // A BYE nobody answered still ends the call.
+                            self.end(call, EndReason::LocalBye);
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// The status code in a `message/sipfrag` body (`SIP/2.0 200 OK`).
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text.lines().next()?;
+    let code = line.strip_prefix("SIP/2.0 ")?.split_whitespace().next()?;
+    code.parse().ok().filter(|c| (100..700).contains(c))
+}
+
+/// What a transferee's final status means for the flow's `transfer` handlers.
+fn transfer_outcome(code: u16) -> TransferOutcome {
+    match code {
+        200..=299 => TransferOutcome::Success,
+        486 | 600 => TransferOutcome::Busy,
+        408 | 480 | 487 => TransferOutcome::NoAnswer,
+        _ => TransferOutcome::Failed,
     }
 }
 
