@@ -6,7 +6,7 @@ use ivr_core::media::g711::Law;
 use ivr_core::sip::codec::{Message, Start, parse_datagram};
 use ivr_core::sip::dialog::tag;
 use ivr_core::sip::endpoint::{
-    CallRef, EndReason, Endpoint, EndpointConfig, Event, Output, on_hold,
+    CallRef, EndReason, Endpoint, EndpointConfig, Event, Output, on_hold, private_networks,
 };
 use ivr_core::sip::sdp::Direction;
 use std::net::SocketAddr;
@@ -99,13 +99,21 @@ fn codes(sent: &[(SocketAddr, Message)]) -> Vec<u16> {
     sent.iter().map(|(_, m)| code(m)).collect()
 }
 
-fn endpoint() -> Endpoint {
-    let cfg = EndpointConfig {
+/// Settings for the tests: the peer sits in TEST-NET-1, which is allowed on top of the
+/// default private networks.
+fn config() -> EndpointConfig {
+    let mut allow = private_networks();
+    allow.push("192.0.2.0/24".parse().expect("literal network"));
+    EndpointConfig {
         local: "127.0.0.1:5060".parse().expect("literal"),
         prefer: vec![Law::Pcmu, Law::Pcma],
+        allow,
         ..EndpointConfig::default()
-    };
-    Endpoint::new(cfg, 0xabc)
+    }
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new(config(), 0xabc)
 }
 
 /// INVITE (branch inv1) → 100 + Offered; returns the call.
@@ -543,7 +551,7 @@ fn an_unanswered_bye_still_ends_the_call_at_64_t1() {
 fn full_or_draining_is_503_with_retry_after() {
     let cfg = EndpointConfig {
         max_calls: 1,
-        ..EndpointConfig::default()
+        ..config()
     };
     let mut ep = Endpoint::new(cfg, 1);
     deliver(
@@ -741,4 +749,51 @@ fn transfer_outcomes_busy_no_answer_rejected_and_lost() {
         100,
     );
     assert_eq!(codes(&sent), vec![481]);
+}
+
+#[test]
+fn only_allowed_networks_are_heard() {
+    // The default allow-list: loopback and private networks. TEST-NET-1 is neither.
+    let mut ep = Endpoint::new(EndpointConfig::default(), 1);
+    let p = Peer::new("outsider@192.0.2.7");
+    assert_eq!(
+        deliver(&mut ep, p.request("INVITE", "i", 1, "", OFFER), 0),
+        (Vec::new(), Vec::new())
+    );
+    assert_eq!(ep.refused_sources(), 1);
+    for ok in [
+        "127.0.0.1:5062",
+        "10.1.2.3:5060",
+        "192.168.1.9:5060",
+        "[::1]:5060",
+        "[::ffff:10.0.0.1]:5060",
+    ] {
+        let src: SocketAddr = ok.parse().expect("literal");
+        ep.receive(&p.request("OPTIONS", ok, 1, "", ""), src, false, Time(0));
+        let (sent, _) = drain(&mut ep);
+        assert_eq!(codes(&sent), vec![200], "{ok}");
+        assert_eq!(sent[0].0, src, "answered where it came from");
+    }
+    assert_eq!(ep.refused_sources(), 1);
+}
+
+#[test]
+fn size_limits_answer_513_400_and_413() {
+    let cfg = EndpointConfig {
+        max_message_bytes: 2_000,
+        max_headers: 20,
+        max_body_bytes: 100,
+        ..config()
+    };
+    let mut ep = Endpoint::new(cfg, 1);
+    let p = Peer::new("big@192.0.2.7");
+    let padding = format!("Subject: {}\r\n", "x".repeat(2_000));
+    let (sent, _) = deliver(&mut ep, p.request("OPTIONS", "b1", 1, &padding, ""), 0);
+    assert_eq!(codes(&sent), vec![513]);
+    let many = "X-Filler: 1\r\n".repeat(20);
+    let (sent, _) = deliver(&mut ep, p.request("OPTIONS", "b2", 1, &many, ""), 0);
+    assert_eq!(codes(&sent), vec![400]);
+    let (sent, events) = deliver(&mut ep, p.request("INVITE", "b3", 1, "", OFFER), 0);
+    assert_eq!(codes(&sent), vec![413], "the offer is over 100 octets");
+    assert!(events.is_empty());
 }

@@ -15,7 +15,10 @@ fn source() -> SocketAddr {
 
 /// An endpoint with one unanswered call and one answered call.
 fn busy_endpoint() -> Endpoint {
-    let mut ep = Endpoint::new(EndpointConfig::default(), 7);
+    let mut cfg = EndpointConfig::default();
+    cfg.allow
+        .push("192.0.2.0/24".parse().expect("literal network"));
+    let mut ep = Endpoint::new(cfg, 7);
     ep.receive(INVITE.as_bytes(), source(), false, Time(0));
     let second = INVITE
         .replace("prop@", "prop2@")

@@ -280,3 +280,15 @@ fn application_layer_answers() {
         assert_eq!(answer(ok), Ok(()), "{ok}");
     }
 }
+
+#[test]
+fn a_stream_cannot_make_the_framer_buffer_without_end() {
+    let mut f = codec::Framer::with_limit(256);
+    f.push(&[b'A'; 200]);
+    assert_eq!(f.next_message(), None, "under the limit: wait for more");
+    f.push(&[b'A'; 100]);
+    assert!(matches!(f.next_message(), Some(codec::Framed::Broken(_))));
+    let mut f = codec::Framer::with_limit(256);
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 100000\r\n\r\n");
+    assert!(matches!(f.next_message(), Some(codec::Framed::Broken(m)) if m.contains("limit")));
+}

@@ -395,9 +395,17 @@ fn uri_host(uri: &str) -> Option<&str> {
 
 /// Frames SIP messages on a stream (TCP): each message ends after its headers plus
 /// Content-Length octets (which a stream requires).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Framer {
     buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for Framer {
+    /// A framer for messages of up to 64 KiB.
+    fn default() -> Self {
+        Framer::with_limit(65_536)
+    }
 }
 
 /// What a stream yielded.
@@ -410,6 +418,15 @@ pub enum Framed {
 }
 
 impl Framer {
+    /// A framer that gives up on the stream (close it) when one message would exceed `limit`
+    /// octets, so a peer cannot make it buffer without end.
+    pub fn with_limit(limit: usize) -> Self {
+        Framer {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
     /// Appends received bytes.
     pub fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
@@ -421,7 +438,10 @@ impl Framer {
         while self.buf.starts_with(b"\r\n") {
             self.buf.drain(..2);
         }
-        let end = find(&self.buf, b"\r\n\r\n")?;
+        let Some(end) = find(&self.buf, b"\r\n\r\n") else {
+            return (self.buf.len() > self.limit)
+                .then(|| Framed::Broken("headers longer than the message limit".into()));
+        };
         let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
         let mut lengths = head
             .split("\r\n")
@@ -434,6 +454,12 @@ impl Framer {
             _ => return Some(Framed::Broken("bad Content-Length on a stream".into())),
         };
         let total = end + 4 + n;
+        if total > self.limit {
+            return Some(Framed::Broken(format!(
+                "a {total}-octet message is over the {}-octet limit",
+                self.limit
+            )));
+        }
         if self.buf.len() < total {
             return None;
         }

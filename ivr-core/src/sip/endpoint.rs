@@ -39,6 +39,31 @@ pub struct EndpointConfig {
     pub retry_after: u32,
     /// The telephone-event payload type we offer in an offerless INVITE's 200.
     pub event_pt: u8,
+    /// Source networks that may talk to us; anything else is dropped unanswered.
+    pub allow: Vec<ipnet::IpNet>,
+    /// Largest message taken, in octets (larger requests get 513).
+    pub max_message_bytes: usize,
+    /// Most header fields in one message (more: 400).
+    pub max_headers: usize,
+    /// Largest body, in octets (larger: 413).
+    pub max_body_bytes: usize,
+}
+
+/// Loopback and private networks (RFC 1918, RFC 4193, link-local): the default allow-list.
+pub fn private_networks() -> Vec<ipnet::IpNet> {
+    [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .iter()
+    .filter_map(|n| n.parse().ok())
+    .collect()
 }
 
 impl Default for EndpointConfig {
@@ -50,6 +75,10 @@ impl Default for EndpointConfig {
             max_calls: 10_000,
             retry_after: 5,
             event_pt: 101,
+            allow: private_networks(),
+            max_message_bytes: 16_384,
+            max_headers: 100,
+            max_body_bytes: 8_192,
         }
     }
 }
@@ -217,6 +246,7 @@ pub struct Endpoint {
     seed: u64,
     counter: u64,
     draining: bool,
+    refused: u64,
     legs: HashMap<CallRef, Leg>,
     /// Dialog id → call, for in-dialog requests.
     by_dialog: HashMap<DialogId, CallRef>,
@@ -296,6 +326,7 @@ impl Endpoint {
             seed,
             counter: 0,
             draining: false,
+            refused: 0,
             legs: HashMap::new(),
             by_dialog: HashMap::new(),
             server: HashMap::new(),
@@ -307,6 +338,11 @@ impl Endpoint {
     /// Calls in progress.
     pub fn calls(&self) -> usize {
         self.legs.len()
+    }
+
+    /// Messages dropped because their source is not on the allow-list.
+    pub fn refused_sources(&self) -> u64 {
+        self.refused
     }
 
     /// Stop taking new calls (they get 503); calls in progress go on.
@@ -367,6 +403,19 @@ impl Endpoint {
 
     /// Handles one message from `source` (`reliable`: it came over TCP).
     pub fn receive(&mut self, bytes: &[u8], source: SocketAddr, reliable: bool, now: Time) {
+        let ip = source.ip().to_canonical();
+        if !self.cfg.allow.iter().any(|n| n.contains(&ip)) {
+            self.refused += 1;
+            return;
+        }
+        if bytes.len() > self.cfg.max_message_bytes {
+            if let Some(req) = codec::salvage(bytes)
+                && method_of(&req) != "ACK"
+            {
+                self.answer_stateless(&req, source, 513, None, &[]);
+            }
+            return;
+        }
         let msg = match codec::parse_datagram(bytes) {
             Ok(m) => m,
             Err(CodecError::Reject { code, reason }) => {
@@ -380,6 +429,17 @@ impl Endpoint {
             }
             Err(CodecError::Drop(_)) => return,
         };
+        if msg.is_request() && method_of(&msg) != "ACK" {
+            if msg.headers.len() > self.cfg.max_headers {
+                let why = "Bad Request (too many header fields)";
+                self.answer_stateless(&msg, source, 400, Some(why), &[]);
+                return;
+            }
+            if msg.body.len() > self.cfg.max_body_bytes {
+                self.answer_stateless(&msg, source, 413, None, &[]);
+                return;
+            }
+        }
         match &msg.start {
             Start::Response { code, .. } => self.on_response(&msg, *code, now),
             Start::Request { .. } => self.on_request(

@@ -17,6 +17,7 @@ pub fn reason(code: u16) -> &'static str {
         405 => "Method Not Allowed",
         406 => "Not Acceptable",
         415 => "Unsupported Media Type",
+        413 => "Request Entity Too Large",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
         481 => "Call/Transaction Does Not Exist",
@@ -29,6 +30,7 @@ pub fn reason(code: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         505 => "Version Not Supported",
+        513 => "Message Too Large",
         _ => "Unknown",
     }
 }
