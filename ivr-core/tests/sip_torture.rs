@@ -97,6 +97,24 @@ const TABLE: &[(&str, Want)] = &[
     ("ipv6-ipv6-correct-abnf-2-colons", Want::Accept),
 ];
 
+/// A torture message as it would be on the wire. RFC 5118's archive stores bare LF line ends
+/// (CRLF on the wire) and states Content-Lengths that do not match the bodies (README):
+/// those are converted and recomputed.
+fn on_the_wire(d: &std::path::Path, name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(d.join(format!("{name}.dat"))).expect("readable");
+    if !name.starts_with("ipv6-") {
+        return bytes;
+    }
+    let mut crlf = Vec::with_capacity(bytes.len() + 64);
+    for &b in &bytes {
+        if b == b'\n' {
+            crlf.push(b'\r');
+        }
+        crlf.push(b);
+    }
+    recompute_content_length(&crlf)
+}
+
 fn recompute_content_length(m: &[u8]) -> Vec<u8> {
     let Some(end) = m.windows(4).position(|w| w == b"\r\n\r\n") else {
         return m.to_vec();
@@ -133,21 +151,7 @@ fn every_torture_message_gets_its_verdict() {
     assert_eq!(files, TABLE.len(), "every file has a verdict");
     let mut wrong = Vec::new();
     for (name, want) in TABLE {
-        let mut bytes = std::fs::read(d.join(format!("{name}.dat"))).expect("readable");
-        if name.starts_with("ipv6-") {
-            // RFC 5118's archive stores bare LF line ends; on the wire they are CRLF.
-            let mut crlf = Vec::with_capacity(bytes.len() + 64);
-            for &b in &bytes {
-                if b == b'\n' {
-                    crlf.push(b'\r');
-                }
-                crlf.push(b);
-            }
-            bytes = crlf;
-            // Its archive also states Content-Lengths that do not match the bodies (README):
-            // recompute from the converted body.
-            bytes = recompute_content_length(&bytes);
-        }
+        let bytes = on_the_wire(&d, name);
         let got = verdict(&bytes);
         if got != *want {
             wrong.push(format!(
@@ -291,4 +295,96 @@ fn a_stream_cannot_make_the_framer_buffer_without_end() {
     let mut f = codec::Framer::with_limit(256);
     f.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 100000\r\n\r\n");
     assert!(matches!(f.next_message(), Some(codec::Framed::Broken(m)) if m.contains("limit")));
+}
+
+/// What the endpoint does with one message on its own (fresh endpoint, UDP, a private source).
+fn seen_at_endpoint(bytes: &[u8]) -> String {
+    use ivr_core::flow::Time;
+    use ivr_core::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
+    let mut ep = Endpoint::new(EndpointConfig::default(), 1);
+    let src: std::net::SocketAddr = "10.0.0.9:5060".parse().expect("literal address");
+    ep.receive(bytes, src, false, Time(0));
+    let mut seen = Vec::new();
+    while let Some(o) = ep.poll_output() {
+        match o {
+            Output::Transmit { bytes, .. } => {
+                let text = String::from_utf8_lossy(&bytes);
+                let line = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("SIP/2.0 ");
+                seen.push(format!("answers {line}"));
+            }
+            Output::Event(Event::Offered { .. }) => seen.push("call offered".into()),
+            Output::Event(e) => seen.push(format!("{e:?}")),
+        }
+    }
+    if seen.is_empty() {
+        match codec::parse_datagram(bytes) {
+            Err(CodecError::Drop(why)) => format!("dropped ({why})"),
+            Ok(m) if !m.is_request() => "ignored: a response to nothing we sent".into(),
+            Ok(_) => "no answer (an ACK)".into(),
+            Err(CodecError::Reject { .. }) => "dropped: nothing to answer to".into(),
+        }
+    } else {
+        seen.join("; ")
+    }
+}
+
+/// docs/sip-conformance.md holds, for each torture message, the RFC's verdict (from the test
+/// data's README) and what the endpoint does; this test keeps the table true
+/// (`IVR_BLESS=1` rewrites it).
+#[test]
+fn conformance_table_is_current() {
+    let Some(d) = dir() else { return };
+    let readme = std::fs::read_to_string(d.join("README.md")).expect("README beside the data");
+    let mut rows = vec![
+        "| message | RFC section | RFC verdict | what the endpoint does |".to_string(),
+        "|---|---|---|---|".to_string(),
+    ];
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | `name.dat` | section | title | category | verdict | …
+        let Some(name) = cells
+            .get(1)
+            .and_then(|c| c.strip_prefix('`'))
+            .and_then(|c| c.strip_suffix(".dat`"))
+        else {
+            continue;
+        };
+        let bytes = on_the_wire(&d, name);
+        let seen = seen_at_endpoint(&bytes).replace('|', "\\|");
+        rows.push(format!(
+            "| `{name}` | {} | {} | {seen} |",
+            cells.get(2).copied().unwrap_or(""),
+            cells.get(5).copied().unwrap_or("")
+        ));
+    }
+    assert_eq!(
+        rows.len() - 2,
+        TABLE.len(),
+        "every message is in the README's tables"
+    );
+    let table = rows.join("\n") + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sip-conformance.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = ("<!-- table begin -->\n", "<!-- table end -->");
+    let current = doc
+        .split_once(begin)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(t, _)| t);
+    if std::env::var_os("IVR_BLESS").is_some() {
+        let (head, tail) = match (doc.split_once(begin), doc.split_once(end)) {
+            (Some((h, _)), Some((_, t))) => (h.to_string(), t.to_string()),
+            _ => (String::new(), "\n".to_string()),
+        };
+        std::fs::write(&path, format!("{head}{begin}{table}{end}{tail}")).expect("writable");
+        return;
+    }
+    assert_eq!(
+        current,
+        Some(table.as_str()),
+        "docs/sip-conformance.md is out of date: run with IVR_BLESS=1"
+    );
 }

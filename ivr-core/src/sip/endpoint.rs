@@ -615,7 +615,8 @@ impl Endpoint {
         let dialog = match Dialog::from_invite(&req, &local_tag) {
             Ok(d) => d,
             Err(e) => {
-                self.answer_stateless(&req, from.addr, e.status(), Some(&e.to_string()), &[]);
+                let why = format!("{} ({e})", response::reason(e.status()));
+                self.answer_stateless(&req, from.addr, e.status(), Some(&why), &[]);
                 return;
             }
         };

@@ -54,6 +54,11 @@ pub struct Offer {
     pub ptime: Option<u32>,
     /// Direction.
     pub direction: Direction,
+    /// Where the audio stream is among the offer's m= lines (0-based).
+    pub index: usize,
+    /// The other m= lines (video, a second audio stream…), by position, each as it must be
+    /// answered: refused with port 0 (RFC 3264 §6 keeps every m= line in the answer).
+    pub refused: Vec<(usize, String)>,
 }
 
 /// Why an offer cannot be answered.
@@ -75,6 +80,8 @@ pub fn parse_offer(body: &str) -> Result<Offer, SdpError> {
     let mut session_dir = Direction::SendRecv;
     let mut in_audio = false;
     let mut seen_media = false;
+    let mut index = 0usize;
+    let mut refused: Vec<(usize, String)> = Vec::new();
     for line in body.lines() {
         let line = line.trim_end_matches('\r');
         let Some((k, v)) = line.split_once('=') else {
@@ -99,9 +106,17 @@ pub fn parse_offer(body: &str) -> Result<Offer, SdpError> {
                 }
             }
             "m" => {
+                let this = index;
+                index += 1;
                 seen_media = true;
-                if media.is_some() {
+                let mut parts = v.split_whitespace();
+                let kind = parts.next().unwrap_or("");
+                let _port = parts.next();
+                let proto = parts.next().unwrap_or("");
+                let formats: Vec<&str> = parts.collect();
+                if media.is_some() || !(kind == "audio" && proto.starts_with("RTP/AVP")) {
                     in_audio = false;
+                    refused.push((this, format!("{kind} 0 {proto} {}", formats.join(" "))));
                     continue;
                 }
                 let mut parts = v.split_whitespace();
@@ -121,6 +136,8 @@ pub fn parse_offer(body: &str) -> Result<Offer, SdpError> {
                         rtpmap: Vec::new(),
                         ptime: None,
                         direction: session_dir,
+                        index: this,
+                        refused: Vec::new(),
                     });
                 }
             }
@@ -162,6 +179,7 @@ pub fn parse_offer(body: &str) -> Result<Offer, SdpError> {
     }
     let mut m = media.ok_or_else(|| SdpError::NotAcceptable("no audio stream".into()))?;
     m.addr = media_addr.or(session_addr).flatten();
+    m.refused = refused;
     Ok(m)
 }
 
@@ -180,6 +198,10 @@ pub struct Agreed {
     pub direction: Direction,
     /// Where to send (None while on hold with 0.0.0.0).
     pub remote: Option<(IpAddr, u16)>,
+    /// The audio stream's position among the offer's m= lines.
+    pub index: usize,
+    /// The offer's other m= lines, refused in the answer (see [`Offer::refused`]).
+    pub refused: Vec<(usize, String)>,
 }
 
 impl Offer {
@@ -230,6 +252,8 @@ impl Offer {
                 .unwrap_or(20),
             direction: self.direction.answer(),
             remote: self.addr.map(|a| (a, self.port)),
+            index: self.index,
+            refused: self.refused.clone(),
         })
     }
 }
@@ -245,26 +269,35 @@ pub fn write(a: &Agreed, local: IpAddr, port: u16, session_id: u64, version: u64
     }
     attrs.push(format!("a=ptime:{}", a.ptime));
     attrs.push(format!("a={}", a.direction.attr()));
-    session(local, port, session_id, version, &pts, &attrs)
+    let audio = format!(
+        "m=audio {port} RTP/AVP {}\r\n{}\r\n",
+        pts.join(" "),
+        attrs.join("\r\n")
+    );
+    // Every m= line of the offer, in its place; only the audio one is taken.
+    let mut streams = String::new();
+    let total = a.refused.len() + 1;
+    for i in 0..total {
+        match a.refused.iter().find(|(at, _)| *at == i) {
+            Some((_, line)) => {
+                streams.push_str("m=");
+                streams.push_str(line);
+                streams.push_str("\r\n");
+            }
+            None => streams.push_str(&audio),
+        }
+    }
+    session(local, session_id, version, &streams)
 }
 
-/// One audio stream's session description.
-fn session(
-    local: IpAddr,
-    port: u16,
-    session_id: u64,
-    version: u64,
-    pts: &[String],
-    attrs: &[String],
-) -> String {
+/// A session description around its m= sections.
+fn session(local: IpAddr, session_id: u64, version: u64, streams: &str) -> String {
     let ip = match local {
         IpAddr::V4(_) => "IP4",
         IpAddr::V6(_) => "IP6",
     };
     format!(
-        "v=0\r\no=ivr {session_id} {version} IN {ip} {local}\r\ns=ivr\r\nc=IN {ip} {local}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n{}\r\n",
-        pts.join(" "),
-        attrs.join("\r\n")
+        "v=0\r\no=ivr {session_id} {version} IN {ip} {local}\r\ns=ivr\r\nc=IN {ip} {local}\r\nt=0 0\r\n{streams}"
     )
 }
 
@@ -293,7 +326,12 @@ pub fn write_offer(
     attrs.push(format!("a=fmtp:{event_pt} 0-15"));
     attrs.push("a=ptime:20".into());
     attrs.push("a=sendrecv".into());
-    session(local, port, session_id, version, &pts, &attrs)
+    let audio = format!(
+        "m=audio {port} RTP/AVP {}\r\n{}\r\n",
+        pts.join(" "),
+        attrs.join("\r\n")
+    );
+    session(local, session_id, version, &audio)
 }
 
 #[cfg(test)]
@@ -320,6 +358,26 @@ mod tests {
             .negotiate(&[Law::Pcma])
             .expect("agrees");
         assert_eq!((back.pt, back.event), (8, Some((101, 8000))));
+    }
+
+    #[test]
+    fn every_offered_stream_keeps_its_place_in_the_answer() {
+        let offer = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\nm=audio 4002 RTP/AVP 8\r\n";
+        let a = parse_offer(offer)
+            .expect("parses")
+            .negotiate(&[Law::Pcmu])
+            .expect("agrees");
+        assert_eq!((a.index, a.pt), (1, 0));
+        let text = write(&a, "10.0.0.2".parse().expect("ip"), 30_000, 1, 1);
+        let m: Vec<&str> = text.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(
+            m,
+            vec![
+                "m=video 0 RTP/AVP 96",
+                "m=audio 30000 RTP/AVP 0 101",
+                "m=audio 0 RTP/AVP 8"
+            ]
+        );
     }
 
     #[test]
