@@ -797,3 +797,57 @@ fn size_limits_answer_513_400_and_413() {
     assert_eq!(codes(&sent), vec![413], "the offer is over 100 octets");
     assert!(events.is_empty());
 }
+
+#[test]
+fn end_all_byes_answered_calls_and_refuses_the_rest() {
+    let mut ep = endpoint();
+    let mut a = Peer::new("up@192.0.2.7");
+    let answered = established(&mut ep, &mut a);
+    let b = Peer::new("ringing@192.0.2.7");
+    let (_, events) = deliver(&mut ep, b.request("INVITE", "inv2", 1, "", OFFER), 50);
+    let Some(Event::Offered { call: waiting, .. }) = events.first().cloned() else {
+        panic!("{events:?}")
+    };
+    ep.end_all(Time(100));
+    let (sent, events) = drain(&mut ep);
+    let kinds: Vec<String> = sent
+        .iter()
+        .map(|(_, m)| match &m.start {
+            Start::Request { method, .. } => method.clone(),
+            Start::Response { code, .. } => code.to_string(),
+        })
+        .collect();
+    assert_eq!(kinds, vec!["BYE", "503"]);
+    assert_eq!(sent[1].1.header("retry-after"), Some("5"));
+    assert_eq!(
+        events,
+        vec![Event::Ended {
+            call: waiting,
+            reason: EndReason::Rejected(503)
+        }]
+    );
+    // The answered call ends when its BYE is answered; new calls are refused meanwhile.
+    let (sent, _) = deliver(
+        &mut ep,
+        Peer::new("late@192.0.2.7").request("INVITE", "inv3", 1, "", OFFER),
+        150,
+    );
+    assert_eq!(codes(&sent), vec![503]);
+    // At T1 both the BYE and the 503 (no ACK yet) go again; the BYE's 200 ends the call.
+    ep.handle_timeout(Time(600));
+    let (sent, _) = drain(&mut ep);
+    let bye = sent
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.is_request())
+        .expect("the BYE again");
+    let (_, events) = deliver(&mut ep, answer(bye, 200), 700);
+    assert_eq!(
+        events,
+        vec![Event::Ended {
+            call: answered,
+            reason: EndReason::LocalBye
+        }]
+    );
+    assert_eq!(ep.calls(), 0);
+}

@@ -350,6 +350,25 @@ impl Endpoint {
         self.draining = true;
     }
 
+    /// Ends every call, for shutdown once the grace period is over: answered calls get a BYE
+    /// ([`Event::Ended`] follows as each is answered or times out), unanswered ones a 503 with
+    /// Retry-After. New calls are refused from now on.
+    pub fn end_all(&mut self, now: Time) {
+        self.draining = true;
+        let mut calls: Vec<(CallRef, LegState)> =
+            self.legs.iter().map(|(c, l)| (*c, l.state)).collect();
+        calls.sort_by_key(|(c, _)| *c);
+        for (call, state) in calls {
+            match state {
+                LegState::Offered => {
+                    let _ = self.reject(call, 503, now);
+                }
+                LegState::Accepted | LegState::Confirmed => self.send_bye(call, now),
+                LegState::Ending => {}
+            }
+        }
+    }
+
     /// The next output.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
@@ -747,12 +766,14 @@ impl Endpoint {
                 "only unanswered calls are rejected with 3xx-6xx",
             ));
         }
+        let retry = [("Retry-After", self.cfg.retry_after.to_string())];
+        let headers: &[(&str, String)] = if code == 503 { &retry } else { &[] };
         let bytes = response::build(
             &leg.invite,
             leg.source,
             code,
             Some(&leg.dialog.id.local_tag),
-            &[],
+            headers,
             None,
         );
         let key = leg.invite_tx.clone();
