@@ -1,6 +1,6 @@
-//! SIP (in progress): the message codec, request screening, responses, SDP offer/answer,
-//! transactions and the UAS dialog. The endpoint that ties them to calls, and the runtime,
-//! follow.
+//! SIP, sans-IO: the message codec, request screening, responses, SDP offer/answer,
+//! transactions, the UAS dialog, and the endpoint that ties them to calls. The runtime that
+//! puts the endpoint on sockets is not here (it lives with `ivr serve`).
 
 pub mod codec;
 pub mod dialog;
