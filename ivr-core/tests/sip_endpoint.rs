@@ -273,6 +273,13 @@ fn lost_acks_make_the_200_repeat_and_then_the_call_ends_with_bye() {
     // T1 doubling up to T2: 0.5, 1.5, 3.5, 7.5, 11.5, ... seconds after the 200 at 10 ms.
     assert_eq!(&resent[..5], &[510, 1_510, 3_510, 7_510, 11_510]);
     assert_eq!(ep.calls(), 0);
+    // That BYE's own timers start when it was sent: its first retransmission is T1 later.
+    assert_eq!(ep.poll_timeout(), Some(Time(32_510)));
+    ep.handle_timeout(Time(32_509));
+    assert!(drain(&mut ep).0.is_empty());
+    ep.handle_timeout(Time(32_510));
+    let (sent, _) = drain(&mut ep);
+    assert!(matches!(&sent[..], [(_, m)] if m.is_request()), "{sent:?}");
 }
 
 #[test]
@@ -720,6 +727,11 @@ fn transfer_outcomes_busy_no_answer_rejected_and_lost() {
             call,
             outcome: TransferOutcome::Failed
         }]
+    );
+    // The peer repeats its 603 (as a server transaction does on our retransmission): no second event.
+    assert_eq!(
+        deliver(&mut ep, answer(&refer, 603), 1_100),
+        (Vec::new(), Vec::new())
     );
     // Nobody answers the REFER: failed at 64*T1, the call goes on.
     let mut ep = endpoint();

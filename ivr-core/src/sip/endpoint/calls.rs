@@ -42,7 +42,7 @@ impl Endpoint {
                 call: Some(call),
             },
         );
-        self.apply(&key, from.addr, acts);
+        self.apply(&key, from.addr, acts, now);
         self.by_dialog.insert(dialog.id.clone(), call);
         let offered = Event::Offered {
             call,
@@ -183,7 +183,7 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn on_ack(&mut self, req: &Message) {
+    pub(super) fn on_ack(&mut self, req: &Message, now: Time) {
         let Some(id) = DialogId::of_request(req) else {
             return;
         };
@@ -209,7 +209,7 @@ impl Endpoint {
                 None => {
                     // No usable answer in the ACK: the session cannot start (§13.3.1.4).
                     self.server.remove(&key);
-                    self.send_bye(call, Time(0));
+                    self.send_bye(call, now);
                     return;
                 }
             }

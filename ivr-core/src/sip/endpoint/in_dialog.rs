@@ -182,7 +182,7 @@ impl Endpoint {
         let tx = NonInviteClient::start(self.cfg.timers, false, Arc::clone(&bytes), now, &mut acts);
         let key = format!("{branch}|{}|{method}", self.cfg.local);
         self.client.insert(
-            key,
+            key.clone(),
             ClientTx {
                 tx,
                 to: next,
@@ -190,6 +190,7 @@ impl Endpoint {
                 method,
             },
         );
+        self.schedule(TxRef::Client(key));
         for a in acts {
             if let Action::Send(b) = a {
                 self.transmit(next, b);

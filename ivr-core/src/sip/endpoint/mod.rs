@@ -27,8 +27,9 @@ use super::sdp::{self, Agreed, Direction};
 use super::transaction::{Action, InviteServer, NonInviteClient, NonInviteServer, Timers};
 use crate::flow::{Time, TransferOutcome};
 use crate::media::g711::Law;
-use std::collections::HashMap;
+use std::cmp::Reverse;
 use std::collections::VecDeque;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -240,6 +241,13 @@ struct ClientTx {
     method: &'static str,
 }
 
+/// A transaction, by its key, for the deadline queue.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TxRef {
+    Server(String),
+    Client(String),
+}
+
 /// Where a request came from: the address to answer and whether its transport is reliable.
 #[derive(Clone, Copy, Debug)]
 struct Origin {
@@ -260,6 +268,9 @@ pub struct Endpoint {
     by_dialog: HashMap<DialogId, CallRef>,
     server: HashMap<String, ServerTx>,
     client: HashMap<String, ClientTx>,
+    /// Every transaction deadline, earliest first. An entry may be stale (its transaction
+    /// ended or moved its deadline); it is skipped when it comes up.
+    deadlines: BinaryHeap<Reverse<(Time, TxRef)>>,
     out: VecDeque<Output>,
 }
 
@@ -339,6 +350,7 @@ impl Endpoint {
             by_dialog: HashMap::new(),
             server: HashMap::new(),
             client: HashMap::new(),
+            deadlines: BinaryHeap::new(),
             out: VecDeque::new(),
         }
     }
@@ -471,11 +483,14 @@ impl Endpoint {
         let Some(ct) = self.client.get_mut(&key) else {
             return;
         };
+        // Only the first final response counts; retransmissions of it change nothing.
+        let first_final = code >= 200 && ct.tx.final_code.is_none();
         ct.tx.response(code, now);
-        if code < 200 {
+        let (call, sent) = (ct.call, ct.method);
+        self.schedule(TxRef::Client(key));
+        if !first_final {
             return;
         }
-        let (call, sent) = (ct.call, ct.method);
         match sent {
             "BYE" => self.end(call, EndReason::LocalBye),
             "REFER" if code < 300 => {
@@ -513,7 +528,7 @@ impl Endpoint {
             };
             // An ACK that matched a 2xx-accepted transaction also confirms the call below.
             let ack_2xx = method == "ACK" && acts.contains(&Action::Terminated);
-            self.apply(&key, to, acts);
+            self.apply(&key, to, acts, now);
             if !ack_2xx {
                 return;
             }
@@ -525,7 +540,7 @@ impl Endpoint {
             return;
         }
         match method.as_str() {
-            "ACK" => self.on_ack(&req),
+            "ACK" => self.on_ack(&req, now),
             "CANCEL" => self.on_cancel(&req, from, now),
             _ if DialogId::of_request(&req).is_some() => {
                 self.in_dialog(req, from, &method, now);
@@ -571,7 +586,7 @@ impl Endpoint {
         let key = tx_key(req, method_of(req));
         self.server
             .insert(key.clone(), ServerTx::NonInvite { tx, to: from.addr });
-        self.apply(&key, from.addr, acts);
+        self.apply(&key, from.addr, acts, now);
     }
 
     /// Sends through an INVITE server transaction.
@@ -582,10 +597,11 @@ impl Endpoint {
         };
         tx.respond(code, bytes.into(), now, &mut acts);
         let to = *to;
-        self.apply(key, to, acts);
+        self.apply(key, to, acts, now);
     }
 
-    fn apply(&mut self, key: &str, to: SocketAddr, acts: Vec<Action>) {
+    /// Carries out what a server transaction asked for, then files its next deadline.
+    fn apply(&mut self, key: &str, to: SocketAddr, acts: Vec<Action>, now: Time) {
         for a in acts {
             match a {
                 Action::Send(b) => self.transmit(to, b),
@@ -605,11 +621,27 @@ impl Endpoint {
                             .get(&call)
                             .is_some_and(|l| l.state == LegState::Accepted)
                     {
-                        self.send_bye(call, Time(0));
+                        self.send_bye(call, now);
                         self.end(call, EndReason::AckTimeout);
                     }
                 }
             }
+        }
+        self.schedule(TxRef::Server(key.to_string()));
+    }
+
+    /// Files a transaction's next deadline, if it has one.
+    fn schedule(&mut self, tx: TxRef) {
+        let due = match &tx {
+            TxRef::Server(k) => match self.server.get(k) {
+                Some(ServerTx::Invite { tx, .. }) => tx.poll_timeout(),
+                Some(ServerTx::NonInvite { tx, .. }) => tx.poll_timeout(),
+                None => None,
+            },
+            TxRef::Client(k) => self.client.get(k).and_then(|c| c.tx.poll_timeout()),
+        };
+        if let Some(t) = due {
+            self.deadlines.push(Reverse((t, tx)));
         }
     }
 }
