@@ -39,6 +39,70 @@ pub enum Action {
     TimedOut,
 }
 
+/// The timers every transaction kind uses: retransmit (with its current interval), give up,
+/// and end (the wait that absorbs the peer's retransmissions). Deadlines are data.
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
+    retransmit: Option<(Time, u64)>,
+    give_up: Option<Time>,
+    end: Option<Time>,
+}
+
+/// Which timer fired.
+enum Fired {
+    /// Give up (Timers B, F, H; RFC 6026's 2xx give-up).
+    GiveUp,
+    /// The absorbing wait is over (Timers I, J, K).
+    End,
+    /// Retransmit now; the interval that was running.
+    Retransmit(u64),
+}
+
+impl Clock {
+    /// Retransmit from T1 (on unreliable transports) and give up at 64·T1.
+    fn start(&mut self, t: &Timers, reliable: bool, now: Time) {
+        self.retransmit = (!reliable).then_some((now.plus(t.t1), t.t1));
+        self.give_up = Some(now.plus(64 * t.t1));
+    }
+
+    /// No more sending: only wait `wait` ms, then end.
+    fn finish(&mut self, now: Time, wait: u64) {
+        *self = Clock {
+            end: Some(now.plus(wait)),
+            ..Clock::default()
+        };
+    }
+
+    /// The next deadline.
+    fn next(&self) -> Option<Time> {
+        [self.retransmit.map(|(t, _)| t), self.give_up, self.end]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The timer due at `now`, if any; giving up and ending stop every timer.
+    fn fire(&mut self, now: Time) -> Option<Fired> {
+        if self.give_up.is_some_and(|g| now >= g) {
+            *self = Clock::default();
+            return Some(Fired::GiveUp);
+        }
+        if self.end.is_some_and(|e| now >= e) {
+            *self = Clock::default();
+            return Some(Fired::End);
+        }
+        match self.retransmit {
+            Some((at, interval)) if now >= at => Some(Fired::Retransmit(interval)),
+            _ => None,
+        }
+    }
+
+    /// The next retransmission, `interval` from now.
+    fn again(&mut self, now: Time, interval: u64) {
+        self.retransmit = Some((now.plus(interval), interval));
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum InvState {
     Proceeding,
@@ -55,9 +119,7 @@ pub struct InviteServer {
     reliable: bool,
     state: InvState,
     last: Option<Arc<[u8]>>,
-    retransmit: Option<(Time, u64)>,
-    give_up: Option<Time>,
-    end: Option<Time>,
+    clock: Clock,
 }
 
 impl InviteServer {
@@ -69,9 +131,7 @@ impl InviteServer {
             reliable,
             state: InvState::Proceeding,
             last: None,
-            retransmit: None,
-            give_up: None,
-            end: None,
+            clock: Clock::default(),
         }
     }
 
@@ -92,14 +152,12 @@ impl InviteServer {
             200..=299 => {
                 // RFC 6026: stay to retransmit the 2xx until the ACK, or give up at 64·T1.
                 self.state = InvState::Accepted;
-                self.retransmit = (!self.reliable).then_some((now.plus(self.t.t1), self.t.t1));
-                self.give_up = Some(now.plus(64 * self.t.t1));
+                self.clock.start(&self.t, self.reliable, now);
             }
             _ => {
-                self.state = InvState::Completed;
                 // Timer G (unreliable only) and Timer H.
-                self.retransmit = (!self.reliable).then_some((now.plus(self.t.t1), self.t.t1));
-                self.give_up = Some(now.plus(64 * self.t.t1));
+                self.state = InvState::Completed;
+                self.clock.start(&self.t, self.reliable, now);
             }
         }
     }
@@ -120,16 +178,14 @@ impl InviteServer {
         match self.state {
             InvState::Accepted => {
                 self.state = InvState::Terminated;
-                self.retransmit = None;
-                self.give_up = None;
+                self.clock = Clock::default();
                 out.push(Action::Terminated);
             }
             InvState::Completed => {
                 // Timer I absorbs ACK retransmissions.
                 self.state = InvState::Confirmed;
-                self.retransmit = None;
-                self.give_up = None;
-                self.end = Some(now.plus(if self.reliable { 0 } else { self.t.t4 }));
+                self.clock
+                    .finish(now, if self.reliable { 0 } else { self.t.t4 });
             }
             _ => {}
         }
@@ -137,35 +193,27 @@ impl InviteServer {
 
     /// When to call [`InviteServer::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.retransmit.map(|(t, _)| t), self.give_up, self.end]
-            .into_iter()
-            .flatten()
-            .min()
+        self.clock.next()
     }
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<Action>) {
-        if self.give_up.is_some_and(|g| now >= g) {
-            self.state = InvState::Terminated;
-            self.retransmit = None;
-            self.give_up = None;
-            out.push(Action::TimedOut);
-            return;
-        }
-        if self.end.is_some_and(|e| now >= e) {
-            self.state = InvState::Terminated;
-            self.end = None;
-            out.push(Action::Terminated);
-            return;
-        }
-        if let Some((at, interval)) = self.retransmit
-            && now >= at
-        {
-            if let Some(b) = &self.last {
-                out.push(Action::Send(Arc::clone(b)));
+        match self.clock.fire(now) {
+            Some(Fired::GiveUp) => {
+                self.state = InvState::Terminated;
+                out.push(Action::TimedOut);
             }
-            let next = (interval * 2).min(self.t.t2);
-            self.retransmit = Some((now.plus(next), next));
+            Some(Fired::End) => {
+                self.state = InvState::Terminated;
+                out.push(Action::Terminated);
+            }
+            Some(Fired::Retransmit(interval)) => {
+                if let Some(b) = &self.last {
+                    out.push(Action::Send(Arc::clone(b)));
+                }
+                self.clock.again(now, (interval * 2).min(self.t.t2));
+            }
+            None => {}
         }
     }
 }
@@ -185,7 +233,7 @@ pub struct NonInviteServer {
     reliable: bool,
     state: NiState,
     last: Option<Arc<[u8]>>,
-    end: Option<Time>,
+    clock: Clock,
 }
 
 impl NonInviteServer {
@@ -196,7 +244,7 @@ impl NonInviteServer {
             reliable,
             state: NiState::Trying,
             last: None,
-            end: None,
+            clock: Clock::default(),
         }
     }
 
@@ -214,7 +262,9 @@ impl NonInviteServer {
         out.push(Action::Send(bytes));
         if code >= 200 {
             self.state = NiState::Completed;
-            self.end = Some(now.plus(if self.reliable { 0 } else { 64 * self.t.t1 }));
+            // Timer J.
+            self.clock
+                .finish(now, if self.reliable { 0 } else { 64 * self.t.t1 });
         } else {
             self.state = NiState::Proceeding;
         }
@@ -231,13 +281,12 @@ impl NonInviteServer {
 
     /// When to call [`NonInviteServer::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.end
+        self.clock.next()
     }
 
     /// Fires Timer J.
     pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<Action>) {
-        if self.end.is_some_and(|e| now >= e) {
-            self.end = None;
+        if let Some(Fired::End) = self.clock.fire(now) {
             self.state = NiState::Terminated;
             out.push(Action::Terminated);
         }
@@ -252,9 +301,7 @@ pub struct NonInviteClient {
     reliable: bool,
     state: NiState,
     request: Arc<[u8]>,
-    retransmit: Option<(Time, u64)>,
-    give_up: Option<Time>,
-    end: Option<Time>,
+    clock: Clock,
     /// The final response's status, once received.
     pub final_code: Option<u16>,
 }
@@ -269,14 +316,15 @@ impl NonInviteClient {
         out: &mut Vec<Action>,
     ) -> Self {
         out.push(Action::Send(Arc::clone(&request)));
+        // Timers E and F.
+        let mut clock = Clock::default();
+        clock.start(&t, reliable, now);
         NonInviteClient {
             t,
             reliable,
             state: NiState::Trying,
             request,
-            retransmit: (!reliable).then_some((now.plus(t.t1), t.t1)),
-            give_up: Some(now.plus(64 * t.t1)),
-            end: None,
+            clock,
             final_code: None,
         }
     }
@@ -295,9 +343,9 @@ impl NonInviteClient {
             (NiState::Trying | NiState::Proceeding, _) => {
                 self.state = NiState::Completed;
                 self.final_code = Some(code);
-                self.retransmit = None;
-                self.give_up = None;
-                self.end = Some(now.plus(if self.reliable { 0 } else { self.t.t4 }));
+                // Timer K.
+                self.clock
+                    .finish(now, if self.reliable { 0 } else { self.t.t4 });
             }
             _ => {}
         }
@@ -305,38 +353,31 @@ impl NonInviteClient {
 
     /// When to call [`NonInviteClient::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.retransmit.map(|(t, _)| t), self.give_up, self.end]
-            .into_iter()
-            .flatten()
-            .min()
+        self.clock.next()
     }
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Time, out: &mut Vec<Action>) {
-        if self.give_up.is_some_and(|g| now >= g) {
-            self.give_up = None;
-            self.retransmit = None;
-            self.state = NiState::Terminated;
-            out.push(Action::TimedOut);
-            return;
-        }
-        if self.end.is_some_and(|e| now >= e) {
-            self.end = None;
-            self.state = NiState::Terminated;
-            out.push(Action::Terminated);
-            return;
-        }
-        if let Some((at, interval)) = self.retransmit
-            && now >= at
-        {
-            out.push(Action::Send(Arc::clone(&self.request)));
-            // In Proceeding, retransmit at T2 (§17.1.2.2).
-            let next = if self.state == NiState::Proceeding {
-                self.t.t2
-            } else {
-                (interval * 2).min(self.t.t2)
-            };
-            self.retransmit = Some((now.plus(next), next));
+        match self.clock.fire(now) {
+            Some(Fired::GiveUp) => {
+                self.state = NiState::Terminated;
+                out.push(Action::TimedOut);
+            }
+            Some(Fired::End) => {
+                self.state = NiState::Terminated;
+                out.push(Action::Terminated);
+            }
+            Some(Fired::Retransmit(interval)) => {
+                out.push(Action::Send(Arc::clone(&self.request)));
+                // In Proceeding, retransmit at T2 (§17.1.2.2).
+                let next = if self.state == NiState::Proceeding {
+                    self.t.t2
+                } else {
+                    (interval * 2).min(self.t.t2)
+                };
+                self.clock.again(now, next);
+            }
+            None => {}
         }
     }
 }
