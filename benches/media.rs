@@ -92,7 +92,9 @@ fn bench(c: &mut Criterion) {
                 if let Datagram::Rtp(pkt) = rtp::parse(std::hint::black_box(p)) {
                     let _ = j.push(&pkt);
                 }
-                let _ = j.pop();
+                // As the media session does: the played buffer goes back for reuse.
+                let f = j.pop();
+                j.recycle(f);
             }
             j.stats
         })

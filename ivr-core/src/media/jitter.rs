@@ -80,6 +80,8 @@ pub struct JitterBuffer {
     /// Extended (wrap-counted) sequence of the last packet seen, for extension.
     last_ext: u64,
     frames: BTreeMap<u64, Vec<u8>>,
+    /// Payload buffers handed back by [`JitterBuffer::recycle`], reused for new packets.
+    spare: Vec<Vec<u8>>,
     /// Next sequence to play.
     next: Option<u64>,
     /// Counters.
@@ -112,6 +114,7 @@ impl JitterBuffer {
             ssrc: None,
             last_ext: 0,
             frames: BTreeMap::new(),
+            spare: Vec::new(),
             next: None,
             stats: Stats::default(),
         }
@@ -159,8 +162,21 @@ impl JitterBuffer {
             return Err(Drop::Duplicate);
         }
         self.last_ext = self.last_ext.max(ext);
-        self.frames.insert(ext, p.payload.to_vec());
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(p.payload);
+        self.frames.insert(ext, buf);
         Ok(())
+    }
+
+    /// Gives a played frame's buffer back, so that receiving needs no allocation per packet
+    /// once the first few buffers exist.
+    pub fn recycle(&mut self, frame: Frame) {
+        if let Frame::Audio(buf) = frame
+            && self.spare.len() < 8
+        {
+            self.spare.push(buf);
+        }
     }
 
     /// The frame to play now (called once per ptime).
@@ -205,6 +221,25 @@ mod tests {
             ssrc,
             payload,
         }
+    }
+
+    #[test]
+    fn played_buffers_are_reused_for_new_packets() {
+        let mut j = JitterBuffer::new(1);
+        let a = [1u8; 160];
+        j.push(&pkt(1, 10, &a)).expect("first");
+        let Frame::Audio(first) = j.pop() else {
+            panic!("audio expected")
+        };
+        let at = first.as_ptr();
+        j.recycle(Frame::Audio(first));
+        let b = [2u8; 160];
+        j.push(&pkt(1, 11, &b)).expect("next");
+        let Frame::Audio(second) = j.pop() else {
+            panic!("audio expected")
+        };
+        assert_eq!(second, b.to_vec());
+        assert_eq!(second.as_ptr(), at, "the same buffer, no new allocation");
     }
 
     #[test]

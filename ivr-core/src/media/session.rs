@@ -241,12 +241,14 @@ impl MediaSession {
     }
 
     fn take_reports(&mut self) {
-        let reports: Vec<Report> = self.reports.drain(..).collect();
-        for r in reports {
+        // Taken out and put back so its capacity is reused: no allocation per packet.
+        let mut reports = std::mem::take(&mut self.reports);
+        for r in reports.drain(..) {
             if let Report::Pressed(d) = r {
                 self.digit(d);
             }
         }
+        self.reports = reports;
     }
 
     fn flush_played(&mut self) {
@@ -296,18 +298,20 @@ impl MediaSession {
             Frame::Audio(b) => g711::decode(self.c.law, b, &mut self.pcm),
             Frame::Lost | Frame::Waiting => self.pcm.resize(frame_len, 0),
         }
+        self.jitter.recycle(frame);
         self.received_samples += self.pcm.len() as u64;
         if let Some(d) = self.detector.as_mut() {
             d.push(&self.pcm, &mut self.tones);
             let at0 = self.start;
-            let tones: Vec<_> = self.tones.drain(..).collect();
-            for t in tones {
+            let mut tones = std::mem::take(&mut self.tones);
+            for t in tones.drain(..) {
                 self.digit(Digit {
                     key: t.key,
                     method: DigitMethod::Inband,
                     at: at0.plus(t.start / 8),
                 });
             }
+            self.tones = tones;
         }
         if !self.recording_ended
             && let Some(r) = self.recorder.as_mut()

@@ -373,7 +373,7 @@ fn check(m: &Message) -> Result<(), (u16, String)> {
         if method.trim() != rm && METHODS.contains(&rm.as_str()) {
             return Err(bad("CSeq method does not match the request"));
         }
-        if let Some(host) = uri_host(uri)
+        if let Some(host) = uri_hostport(uri)
             && host.matches(':').count() > 1
             && !host.starts_with('[')
         {
@@ -383,8 +383,18 @@ fn check(m: &Message) -> Result<(), (u16, String)> {
     Ok(())
 }
 
-/// The host part of a sip:/sips: URI, as written (with brackets for IPv6).
-fn uri_host(uri: &str) -> Option<&str> {
+/// The media type of a Content-Type or Accept value: lowercase, without parameters.
+pub fn mime_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The `host[:port]` part of a sip:/sips: URI, as written (with brackets for IPv6).
+pub fn uri_hostport(uri: &str) -> Option<&str> {
     let rest = uri
         .strip_prefix("sip:")
         .or_else(|| uri.strip_prefix("sips:"))?;

@@ -3,7 +3,7 @@
 //! Unsupported; ignored on ACK and CANCEL, §8.2.2.3), an `Accept` that rules out the SDP of our
 //! answer (406), then the body (415 with Accept or Accept-Encoding). A failed ACK is never answered (§17.2.3): it is dropped.
 
-use super::codec::{METHODS, Message, Start};
+use super::codec::{METHODS, Message, Start, mime_type};
 
 /// Option tags this engine supports (answered in `Supported`, accepted in `Require`).
 pub const SUPPORTED: &[&str] = &[];
@@ -98,12 +98,7 @@ pub fn screen(req: &Message) -> Result<(), Refusal> {
     if matches!(method, "INVITE" | "UPDATE") {
         let accept = req.values("accept");
         let takes_sdp = accept.iter().any(|a| {
-            let mime = a
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let mime = mime_type(a);
             matches!(
                 mime.as_str(),
                 "application/sdp" | "application/*" | "*/*" | ""
@@ -130,12 +125,7 @@ pub fn screen(req: &Message) -> Result<(), Refusal> {
         // A body must say what it is (§20.15); without it nothing can read it.
         return refuse(respond(415, vec![("Accept", ACCEPT.to_string())]));
     };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = mime_type(ct);
     let ok = accepted(method);
     // Bodies on methods that carry none for us (BYE, CANCEL, OPTIONS, REFER, PRACK) are ignored.
     if !ok.is_empty() && !ok.contains(&mime.as_str()) {

@@ -312,21 +312,12 @@ fn method_of(m: &Message) -> &str {
 }
 
 fn content_type(m: &Message) -> String {
-    m.header("content-type")
-        .and_then(|c| c.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    codec::mime_type(m.header("content-type").unwrap_or(""))
 }
 
 /// The address a URI names, when it is an IP literal (with the default port 5060).
 fn uri_addr(uri: &str) -> Option<SocketAddr> {
-    let rest = uri
-        .strip_prefix("sip:")
-        .or_else(|| uri.strip_prefix("sips:"))?;
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let end = rest.find([';', '?']).unwrap_or(rest.len());
-    let hostport = &rest[..end];
+    let hostport = codec::uri_hostport(uri)?;
     if let Ok(sa) = hostport.parse::<SocketAddr>() {
         return Some(sa);
     }
