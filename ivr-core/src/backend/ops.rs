@@ -3,7 +3,7 @@
 //! their own operations by name. A ticket number whose check digit is wrong is answered
 //! "not found" before any lookup reaches the backend.
 
-use super::{BackendError, Complaint, ComplaintBackend, RecordingRef, ticket};
+use super::{BackendError, Complaint, ComplaintBackend, RecordingRef, TicketInfo, ticket};
 use crate::flow::{BackendRequest, BackendResult, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,8 +78,21 @@ pub fn keyed_ticket(req: &BackendRequest) -> Option<String> {
     ticket::valid(&t).then_some(t)
 }
 
-fn failure(e: BackendError) -> BackendResult {
-    BackendResult::Failure(e.to_string())
+/// What the flow hears of a submit: the ticket number, or a failure.
+pub fn submitted(r: Result<String, BackendError>) -> BackendResult {
+    match r {
+        Ok(t) => BackendResult::Ok(Value::Str(t)),
+        Err(e) => BackendResult::Failure(e.to_string()),
+    }
+}
+
+/// What the flow hears of a status lookup: the status word, not found, or a failure.
+pub fn looked_up(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult {
+    match r {
+        Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
+        Ok(None) => BackendResult::NotFound,
+        Err(e) => BackendResult::Failure(e.to_string()),
+    }
 }
 
 impl Operations {
@@ -107,20 +120,13 @@ impl Operations {
             return op.perform(ctx, req).await;
         }
         match req.op.as_str() {
-            "create_complaint" => match self.backend.submit(&complaint(req, ctx)).await {
-                Ok(t) => BackendResult::Ok(Value::Str(t)),
-                Err(e) => failure(e),
-            },
+            "create_complaint" => submitted(self.backend.submit(&complaint(req, ctx)).await),
             "complaint_status" => {
                 // A mistyped number never reaches the backend.
                 let Some(t) = keyed_ticket(req) else {
                     return BackendResult::NotFound;
                 };
-                match self.backend.status(&t).await {
-                    Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
-                    Ok(None) => BackendResult::NotFound,
-                    Err(e) => failure(e),
-                }
+                looked_up(self.backend.status(&t).await)
             }
             op => BackendResult::Failure(format!("operation {op} is not registered")),
         }
@@ -130,7 +136,7 @@ impl Operations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Status, TicketInfo};
+    use crate::backend::Status;
     use ivr_dsl::OpKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -81,10 +81,7 @@ impl SimBackend for StoreBackend<'_> {
         };
         match (req.kind, req.op.as_str()) {
             (ivr_dsl::OpKind::Submit, "create_complaint") => {
-                match self.store.submit_sync(&ops::complaint(req, &ctx)) {
-                    Ok(t) => BackendResult::Ok(Value::Str(t)),
-                    Err(e) => BackendResult::Failure(e.to_string()),
-                }
+                ops::submitted(self.store.submit_sync(&ops::complaint(req, &ctx)))
             }
             (ivr_dsl::OpKind::Lookup, "complaint_status") => {
                 // A mistyped number (wrong check digit) is not looked up.
@@ -93,11 +90,7 @@ impl SimBackend for StoreBackend<'_> {
                 };
                 // The store is asked at the call's virtual time, so service levels escalate
                 // in simulated time too.
-                match self.store.status_at(&t, self.at) {
-                    Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
-                    Ok(None) => BackendResult::NotFound,
-                    Err(e) => BackendResult::Failure(e.to_string()),
-                }
+                ops::looked_up(self.store.status_at(&t, self.at))
             }
             (_, op) => {
                 BackendResult::Failure(format!("operation {op} is not handled by the store"))
