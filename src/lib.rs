@@ -10,3 +10,4 @@ pub use ivr_core as core;
 pub use ivr_dsl as dsl;
 
 pub mod project;
+pub mod settings;

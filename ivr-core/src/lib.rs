@@ -9,6 +9,8 @@
 //!   per-call [`media::session::MediaSession`].
 //! - [`sip`]: message codec, responses, SDP offer/answer, transactions (dialogs and the runtime
 //!   are next).
+//! - [`runtime`]: the tokio shell: sockets, timers and tasks around those machines
+//!   (`ivr serve`).
 //! - [`backend`]: complaint capture: the [`backend::ComplaintBackend`] trait, ticket numbers
 //!   and the embedded SQLite store.
 
@@ -16,6 +18,7 @@ pub mod backend;
 pub mod flow;
 pub mod media;
 pub mod prompts;
+pub mod runtime;
 pub mod sim;
 pub mod sip;
 

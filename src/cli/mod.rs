@@ -7,6 +7,7 @@ mod fmt;
 mod graph;
 mod prompts;
 mod say;
+mod serve;
 mod simulate;
 mod test;
 mod tickets;
@@ -63,6 +64,8 @@ enum Command {
     Dtmf(dtmf::Command),
     /// The complaint store: list, show, set-status.
     Tickets(tickets::Args),
+    /// Answer SIP calls (UDP and TCP) with a script until SIGINT or SIGTERM.
+    Serve(serve::Args),
 }
 
 /// Runs the command line.
@@ -88,6 +91,7 @@ pub fn run() -> ExitCode {
         Command::Prompts(c) => prompts::run(c),
         Command::Dtmf(c) => dtmf::run(c),
         Command::Tickets(a) => tickets::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

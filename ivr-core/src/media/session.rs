@@ -143,6 +143,11 @@ impl MediaSession {
         }
     }
 
+    /// The codec.
+    pub fn law(&self) -> Law {
+        self.c.law
+    }
+
     /// Whether in-band detection runs.
     pub fn inband(&self) -> bool {
         self.detector.is_some()

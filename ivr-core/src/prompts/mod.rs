@@ -156,6 +156,37 @@ impl Catalog {
         self.audio.get(&(lang, target.to_string()))
     }
 
+    /// Every prompt sound (`<lang>/<name>.wav`) by language and file name.
+    pub fn sounds(&self) -> impl Iterator<Item = (Lang, &str, &audio::Audio)> {
+        self.audio.iter().map(|((l, n), a)| (*l, n.as_str(), a))
+    }
+
+    /// Every value fragment (`<lang>/say/<name>.wav`), this catalog's first, then the
+    /// fallback's that this one lacks.
+    pub fn fragment_sounds(&self) -> Vec<(Lang, &str, &audio::Audio)> {
+        let mut all: Vec<(Lang, &str, &audio::Audio)> = self
+            .fragments
+            .iter()
+            .map(|((l, n), a)| (*l, n.as_str(), a))
+            .collect();
+        if let Some(f) = self.fallback.as_ref() {
+            for (l, n, a) in f.fragment_sounds() {
+                if !self.fragments.contains_key(&(l, n.to_string())) {
+                    all.push((l, n, a));
+                }
+            }
+        }
+        all
+    }
+
+    /// The sound file name prompt `id` plays (its `.audio` reference, or the id itself).
+    pub fn sound_name<'a>(&'a self, lang: Lang, id: &'a str) -> &'a str {
+        self.messages(lang)
+            .iter()
+            .find(|m| m.id == id)
+            .map_or(id, |m| m.audio.as_str())
+    }
+
     /// The audio of a value fragment (`say/<id>.wav`).
     pub fn fragment_audio(&self, lang: Lang, id: &str) -> Option<&audio::Audio> {
         self.fragments

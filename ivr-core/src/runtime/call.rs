@@ -1,0 +1,666 @@
+//! One call's task: its RTP socket, media session and flow machine, driven by one timer (the
+//! earliest deadline of the two machines), SIP events from the SIP task, and results of the
+//! backend requests and recordings it started.
+
+use super::cdr::{BackendRecord, Cdr, CdrLog, DigitRecord, MediaRecord, RecordingRecord};
+use super::ports::Lease;
+use super::sip_task::Control;
+use super::{Clock, RuntimeConfig, Services};
+use crate::backend::ops::CallContext;
+use crate::flow::{
+    BackendResult, Call, Event as FlowEvent, Input, Output, Recording, RecordingResult, Time,
+    TransferOutcome,
+};
+use crate::media::record::{RecordConfig, Recorded, Recorder, ThreadSink, WavSink};
+use crate::media::session::{MediaConfig, MediaEvent, MediaSession};
+use crate::sip::endpoint::{CallRef, EndReason, Event};
+use crate::sip::sdp::{Agreed, Direction};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Everything a call's task starts with.
+pub(crate) struct CallStart {
+    pub(crate) call: CallRef,
+    pub(crate) call_id: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) started_at: jiff::Timestamp,
+    pub(crate) lease: Lease,
+    pub(crate) events: mpsc::UnboundedReceiver<Event>,
+    pub(crate) sip: mpsc::UnboundedSender<Control>,
+    pub(crate) services: Arc<Services>,
+    pub(crate) cdr: Arc<CdrLog>,
+    pub(crate) clock: Clock,
+    pub(crate) cfg: RuntimeConfig,
+}
+
+/// Work that finished off the call's task.
+enum Done {
+    Backend {
+        id: u64,
+        result: BackendResult,
+        ms: u64,
+        index: usize,
+    },
+    Recording(Result<Recorded, String>),
+}
+
+/// The play id of the beep before a recording (flow ids count up from 1).
+const BEEP: u64 = u64::MAX;
+
+/// Tells the SIP task the call's task ended, however it ended (a panic included).
+struct DoneGuard {
+    call: CallRef,
+    sip: mpsc::UnboundedSender<Control>,
+}
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let _ = self.sip.send(Control::TaskDone(self.call));
+    }
+}
+
+/// Runs the call until the SIP side says it ended, then writes its record.
+pub(crate) async fn run(start: CallStart) {
+    let _guard = DoneGuard {
+        call: start.call,
+        sip: start.sip.clone(),
+    };
+    let mut live = Live::new(start);
+    live.run().await;
+}
+
+struct Live {
+    s: CallStart,
+    flow: Call,
+    media: Option<MediaSession>,
+    /// The SDP address, until symmetric RTP latches onto where packets come from.
+    remote: Option<SocketAddr>,
+    /// False while the caller holds the call.
+    sending: bool,
+    answered: Option<Time>,
+    hung_up: bool,
+    /// A recorder waiting for the beep to end.
+    after_beep: Option<(Recorder, Option<char>)>,
+    recordings: u32,
+    busy: usize,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    scratch: Vec<Arc<[u8]>>,
+    cdr: Cdr,
+}
+
+/// The user part of a From or To header's URI (`sip:+9665…@host` → `+9665…`), or the URI.
+pub(crate) fn user_of(header: &str) -> String {
+    let uri = match (header.find('<'), header.find('>')) {
+        (Some(a), Some(b)) if a < b => &header[a + 1..b],
+        _ => header.split(';').next().unwrap_or(header),
+    };
+    let rest = uri
+        .trim()
+        .trim_start_matches("sips:")
+        .trim_start_matches("sip:")
+        .trim_start_matches("tel:");
+    let user = rest.split(['@', ';', '?']).next().unwrap_or(rest);
+    user.to_string()
+}
+
+fn sends(d: Direction) -> bool {
+    matches!(d, Direction::SendRecv | Direction::SendOnly)
+}
+
+impl Live {
+    fn new(s: CallStart) -> Self {
+        let flow = Call::new(s.services.program(), Arc::clone(&s.services.call_config));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let cdr = Cdr {
+            call_id: s.call_id.clone(),
+            from: s.from.clone(),
+            to: s.to.clone(),
+            started_at: s.started_at.to_string(),
+            language: s.services.call_config.default_language.code().into(),
+            ..Default::default()
+        };
+        Live {
+            flow,
+            media: None,
+            remote: None,
+            sending: true,
+            answered: None,
+            hung_up: false,
+            after_beep: None,
+            recordings: 0,
+            busy: 0,
+            done_tx,
+            done_rx,
+            scratch: Vec::new(),
+            cdr,
+            s,
+        }
+    }
+
+    async fn run(&mut self) {
+        let mut buf = vec![0u8; 2048];
+        let clock = self.s.clock;
+        loop {
+            let now = clock.now();
+            let mut wake = now.plus(3_600_000);
+            if let Some(m) = self.media.as_ref().filter(|_| !self.hung_up) {
+                wake = wake.min(m.poll_timeout());
+            }
+            if let Some(t) = self.flow.poll_timeout() {
+                wake = wake.min(t);
+            }
+            tokio::select! {
+                r = self.s.lease.socket.recv_from(&mut buf) => {
+                    if let (Ok((n, from)), Some(m)) = (r, self.media.as_mut()) {
+                        m.receive(from, &buf[..n], clock.now());
+                    }
+                }
+                e = self.s.events.recv() => match e {
+                    Some(Event::Ended { reason, .. }) => {
+                        self.ended(Some(reason)).await;
+                        return;
+                    }
+                    Some(e) => self.on_sip(e),
+                    None => {
+                        self.ended(None).await;
+                        return;
+                    }
+                },
+                Some(d) = self.done_rx.recv() => self.on_done(d),
+                () = tokio::time::sleep_until(clock.instant(wake)) => {}
+            }
+            self.step();
+        }
+    }
+
+    /// Runs what is due, moves events between the machines, sends what is ready.
+    fn step(&mut self) {
+        let now = self.s.clock.now();
+        if !self.hung_up
+            && let Some(m) = self.media.as_mut()
+            && m.poll_timeout() <= now
+        {
+            m.handle_timeout(now);
+        }
+        if self.flow.poll_timeout().is_some_and(|t| t <= now) {
+            self.flow.handle_timeout(now);
+        }
+        loop {
+            let mut moved = false;
+            while let Some(e) = self.media.as_mut().and_then(MediaSession::poll_event) {
+                moved = true;
+                self.on_media(e, now);
+            }
+            while let Some(o) = self.flow.poll_output() {
+                moved = true;
+                self.on_output(o, now);
+            }
+            if !moved {
+                break;
+            }
+        }
+        if self.flow.is_ended() && self.answered.is_some() {
+            self.hangup();
+        }
+        self.send_rtp();
+    }
+
+    fn send_rtp(&mut self) {
+        let Some(m) = self.media.as_mut() else { return };
+        let to = m.remote().or(self.remote);
+        while let Some(p) = m.poll_transmit() {
+            if self.sending
+                && !self.hung_up
+                && let Some(to) = to
+            {
+                // A full socket buffer drops the packet, as the network would.
+                let _ = self.s.lease.socket.try_send_to(&p, to);
+            }
+            m.recycle(p);
+        }
+    }
+
+    fn on_sip(&mut self, e: Event) {
+        let now = self.s.clock.now();
+        match e {
+            Event::Confirmed { media, .. } => {
+                if self.answered.is_some() {
+                    return;
+                }
+                self.answered = Some(now);
+                self.cdr.answered_at = Some(jiff::Timestamp::now().to_string());
+                self.apply(&media);
+                let mut random = [0u8; 12];
+                let _ = getrandom::fill(&mut random);
+                let word = |i: usize| {
+                    u32::from_le_bytes([
+                        random[i],
+                        random[i + 1],
+                        random[i + 2],
+                        random[i + 3],
+                    ])
+                };
+                let c = MediaConfig {
+                    law: media.law,
+                    ptime_ms: media.ptime.clamp(10, 60),
+                    event_pt: media.event.map(|(pt, _)| pt),
+                    inband: self.s.cfg.inband,
+                    send_silence: true,
+                    jitter_frames: self.s.cfg.jitter_frames,
+                };
+                self.media = Some(MediaSession::new(c, now, [word(0), word(4), word(8)]));
+                self.flow.handle(
+                    Input::Started {
+                        caller: user_of(&self.s.from),
+                        called: user_of(&self.s.to),
+                        at: jiff::Timestamp::now(),
+                    },
+                    now,
+                );
+            }
+            Event::MediaChanged { media, .. } => {
+                if self.media.is_some() {
+                    self.apply(&media);
+                }
+            }
+            Event::Info {
+                content_type, body, ..
+            } => {
+                if let Some(m) = self.media.as_mut()
+                    && let Err(e) = m.info(&content_type, &body, now)
+                {
+                    tracing::info!(error = %e, "INFO body without a key");
+                }
+            }
+            Event::Transferred { outcome, .. } => {
+                tracing::info!(?outcome, "transfer");
+                self.flow.handle(Input::Transfer(outcome), now);
+            }
+            Event::Offered { .. } | Event::Ended { .. } => {}
+        }
+    }
+
+    fn apply(&mut self, media: &Agreed) {
+        self.remote = media.remote.map(|(ip, port)| SocketAddr::new(ip, port));
+        self.sending = sends(media.direction) && self.remote.is_some();
+    }
+
+    fn on_media(&mut self, e: MediaEvent, now: Time) {
+        match e {
+            MediaEvent::Digit(d) => {
+                let since = self.answered.unwrap_or(now);
+                self.cdr.digits.push(DigitRecord {
+                    key: d.key,
+                    method: d.method,
+                    at_ms: d.at.0.saturating_sub(since.0),
+                });
+                tracing::debug!(key = %d.key, method = ?d.method, "key");
+                self.flow.handle(
+                    Input::Digit {
+                        key: d.key,
+                        method: d.method,
+                    },
+                    now,
+                );
+            }
+            MediaEvent::Played(p) if p.id == BEEP => {
+                if let Some((r, key)) = self.after_beep.take()
+                    && let Some(m) = self.media.as_mut()
+                {
+                    m.record(r, key);
+                }
+            }
+            MediaEvent::Played(p) => self.flow.handle(Input::PlayFinished { id: p.id }, now),
+            MediaEvent::RecordingEnded(_) => self.finish_recording(),
+        }
+    }
+
+    fn on_output(&mut self, o: Output, now: Time) {
+        match o {
+            Output::Play { id, fragments, .. } => {
+                let Some(m) = self.media.as_mut() else {
+                    self.flow.handle(Input::PlayFinished { id }, now);
+                    return;
+                };
+                let law = m.law();
+                self.scratch.clear();
+                for f in &fragments {
+                    self.cdr.prompts.push(prompt_name(f));
+                    if let Err(e) = self.s.services.bank.resolve(f, law, &mut self.scratch) {
+                        tracing::warn!(error = %e, "prompt not played");
+                    }
+                }
+                m.play(id, self.scratch.drain(..).collect());
+            }
+            Output::StopPlayback => {
+                if let Some(m) = self.media.as_mut() {
+                    m.stop_playback();
+                }
+            }
+            Output::Listen(_) => {}
+            Output::StartRecording {
+                beep,
+                max_ms,
+                silence_ms,
+                finish_key,
+            } => self.start_recording(beep, max_ms, silence_ms, finish_key, now),
+            Output::StopRecording => {
+                if let Some((r, _)) = self.after_beep.take() {
+                    self.finish(r);
+                } else {
+                    self.finish_recording();
+                }
+            }
+            Output::Backend(req) => {
+                let index = self.cdr.backend.len();
+                self.cdr.backend.push(BackendRecord {
+                    op: req.op.clone(),
+                    kind: match req.kind {
+                        ivr_dsl::OpKind::Submit => "submit".into(),
+                        ivr_dsl::OpKind::Lookup => "lookup".into(),
+                    },
+                    fields: req
+                        .fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.text()))
+                        .collect(),
+                    result: "pending".into(),
+                    detail: String::new(),
+                    ms: 0,
+                });
+                let ctx = CallContext {
+                    call_id: self.s.call_id.clone(),
+                    caller: user_of(&self.s.from),
+                    language: self.flow.language().code().into(),
+                    at: jiff::Timestamp::now(),
+                };
+                let ops = Arc::clone(&self.s.services.ops);
+                let limit = self.s.cfg.backend_timeout;
+                let tx = self.done_tx.clone();
+                self.busy += 1;
+                tokio::spawn(async move {
+                    let t0 = std::time::Instant::now();
+                    let result = tokio::time::timeout(limit, ops.perform(&ctx, &req))
+                        .await
+                        .unwrap_or_else(|_| {
+                            BackendResult::Failure(format!("no answer in {} ms", limit.as_millis()))
+                        });
+                    let _ = tx.send(Done::Backend {
+                        id: req.id,
+                        result,
+                        ms: t0.elapsed().as_millis() as u64,
+                        index,
+                    });
+                });
+            }
+            Output::Transfer { dest, .. } => match self.s.services.transfer.get(&dest) {
+                Some(uri) => {
+                    tracing::info!(%dest, %uri, "transferring");
+                    let _ = self.s.sip.send(Control::Transfer(self.s.call, uri.clone()));
+                }
+                None => {
+                    tracing::warn!(%dest, "no such transfer destination");
+                    self.flow
+                        .handle(Input::Transfer(TransferOutcome::Failed), now);
+                }
+            },
+            Output::Language(l) => self.cdr.language = l.code().into(),
+            Output::Hangup => self.hangup(),
+            Output::Event(e) => match e {
+                FlowEvent::Flow(n) => self.cdr.steps.push(format!("flow {n}")),
+                FlowEvent::Step(n) => self.cdr.steps.push(format!("step {n}")),
+                FlowEvent::Ended(o) => {
+                    tracing::info!(outcome = o.as_str(), "flow ended");
+                    self.cdr.outcome = o.as_str().into();
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn start_recording(
+        &mut self,
+        beep: bool,
+        max_ms: u64,
+        silence_ms: u64,
+        finish_key: Option<char>,
+        now: Time,
+    ) {
+        self.recordings += 1;
+        let name: String = self
+            .s
+            .call_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(64)
+            .collect();
+        let path = self
+            .s
+            .cfg
+            .data
+            .join("recordings")
+            .join(format!("{name}-{}.wav", self.recordings));
+        let sink = match WavSink::create(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot record");
+                self.flow.handle(
+                    Input::RecordingFinished(RecordingResult {
+                        recording: Recording {
+                            location: String::new(),
+                            duration_ms: 0,
+                            sha256: None,
+                        },
+                        speech: false,
+                    }),
+                    now,
+                );
+                return;
+            }
+        };
+        let c = RecordConfig {
+            max_ms,
+            silence_ms,
+            ..self.s.cfg.record
+        };
+        let r = Recorder::new(c, Box::new(ThreadSink::spawn(Box::new(sink))));
+        let bank = Arc::clone(&self.s.services.bank);
+        let Some(m) = self.media.as_mut() else {
+            self.finish(r);
+            return;
+        };
+        if beep {
+            let law = m.law();
+            m.play(BEEP, vec![bank.beep(law)]);
+            self.after_beep = Some((r, finish_key));
+        } else {
+            m.record(r, finish_key);
+        }
+    }
+
+    fn finish_recording(&mut self) {
+        if let Some(r) = self.media.as_mut().and_then(MediaSession::take_recorder) {
+            self.finish(r);
+        }
+    }
+
+    /// Closes a recording off the task (the file is flushed and hashed) and reports it back.
+    fn finish(&mut self, r: Recorder) {
+        let tx = self.done_tx.clone();
+        self.busy += 1;
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Done::Recording(r.finish().map_err(|e| e.to_string())));
+        });
+    }
+
+    fn on_done(&mut self, d: Done) {
+        self.busy = self.busy.saturating_sub(1);
+        let now = self.s.clock.now();
+        match d {
+            Done::Backend {
+                id,
+                result,
+                ms,
+                index,
+            } => {
+                if let Some(b) = self.cdr.backend.get_mut(index) {
+                    b.ms = ms;
+                    (b.result, b.detail) = match &result {
+                        BackendResult::Ok(v) => ("ok".into(), v.text()),
+                        BackendResult::NotFound => ("not_found".into(), String::new()),
+                        BackendResult::Failure(e) => ("failure".into(), e.clone()),
+                    };
+                }
+                self.flow.handle(Input::Backend { id, result }, now);
+            }
+            Done::Recording(r) => {
+                let (recording, speech) = match r {
+                    Ok(r) => {
+                        let location = r.path.display().to_string();
+                        self.cdr.recordings.push(RecordingRecord {
+                            path: location.clone(),
+                            duration_ms: r.duration_ms,
+                            sha256: r.sha256.clone(),
+                            speech: r.speech,
+                            ended: format!("{:?}", r.ended).to_lowercase(),
+                        });
+                        (
+                            Recording {
+                                location,
+                                duration_ms: r.duration_ms,
+                                sha256: Some(r.sha256),
+                            },
+                            r.speech,
+                        )
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "recording lost");
+                        (
+                            Recording {
+                                location: String::new(),
+                                duration_ms: 0,
+                                sha256: None,
+                            },
+                            false,
+                        )
+                    }
+                };
+                self.flow.handle(
+                    Input::RecordingFinished(RecordingResult { recording, speech }),
+                    now,
+                );
+            }
+        }
+    }
+
+    fn hangup(&mut self) {
+        if self.hung_up {
+            return;
+        }
+        self.hung_up = true;
+        if self.cdr.hangup_by.is_empty() {
+            self.cdr.hangup_by = "ivr".into();
+        }
+        if let Some((r, _)) = self.after_beep.take() {
+            self.finish(r);
+        }
+        self.finish_recording();
+        let _ = self.s.sip.send(Control::Hangup(self.s.call));
+    }
+
+    /// The SIP side ended the call: tell the flow, close recordings, wait for requests in
+    /// flight (each has its time limit), write the record.
+    async fn ended(&mut self, reason: Option<EndReason>) {
+        let now = self.s.clock.now();
+        if reason == Some(EndReason::RemoteBye) && !self.hung_up {
+            self.cdr.hangup_by = "caller".into();
+        }
+        self.hung_up = true;
+        if self.answered.is_some() && !self.flow.is_ended() {
+            self.flow.handle(Input::CallerHangup, now);
+        }
+        if let Some((r, _)) = self.after_beep.take() {
+            self.finish(r);
+        }
+        self.finish_recording();
+        while self.busy > 0 {
+            match self.done_rx.recv().await {
+                Some(d) => self.on_done(d),
+                None => break,
+            }
+            while let Some(o) = self.flow.poll_output() {
+                self.on_output(o, now);
+            }
+        }
+        while let Some(o) = self.flow.poll_output() {
+            self.on_output(o, now);
+        }
+        if self.cdr.hangup_by.is_empty() {
+            self.cdr.hangup_by = if self.answered.is_some() {
+                "caller".into()
+            } else {
+                "none".into()
+            };
+        }
+        if self.cdr.outcome.is_empty() {
+            self.cdr.outcome = match reason {
+                Some(EndReason::Cancelled) => "cancelled".into(),
+                Some(EndReason::Rejected(c)) => format!("rejected_{c}"),
+                Some(EndReason::AckTimeout) => "ack_timeout".into(),
+                _ => self
+                    .flow
+                    .outcome()
+                    .map_or("ended", |o| o.as_str())
+                    .to_string(),
+            };
+        }
+        if let Some(m) = self.media.as_ref() {
+            let st = m.jitter_stats();
+            self.cdr.media = Some(MediaRecord {
+                codec: m.law().name(),
+                frames_received: st.played,
+                frames_lost: st.lost,
+            });
+        }
+        self.cdr.ended_at = jiff::Timestamp::now().to_string();
+        if let Err(e) = self.s.cdr.write(&self.cdr) {
+            tracing::error!(error = %e, "call record not written");
+        }
+        tracing::info!(
+            outcome = %self.cdr.outcome,
+            hangup_by = %self.cdr.hangup_by,
+            digits = self.cdr.digits.len(),
+            "call ended"
+        );
+    }
+}
+
+/// How a fragment is named in the call record.
+fn prompt_name(f: &crate::flow::Fragment) -> String {
+    use crate::flow::Fragment;
+    match f {
+        Fragment::Prompt { id, .. } => id.clone(),
+        Fragment::Value { text, .. } => format!("value:{text}"),
+        Fragment::Recording(_) => "recording".into(),
+        Fragment::Beep => "beep".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_of;
+
+    #[test]
+    fn caller_numbers_come_from_the_uri_user_part() {
+        assert_eq!(
+            user_of("\"Caller\" <sip:+966500000001@10.0.0.1:5060>;tag=abc"),
+            "+966500000001"
+        );
+        assert_eq!(user_of("sip:940@127.0.0.1;tag=x"), "940");
+        assert_eq!(user_of("<tel:+966112345678>"), "+966112345678");
+        assert_eq!(user_of("<sip:127.0.0.1>"), "127.0.0.1");
+    }
+}

@@ -1,0 +1,331 @@
+//! The SIP task: one endpoint, the UDP socket, the TCP listener and its connections, and the
+//! calls' event channels.
+
+use super::call::{self, CallStart};
+use super::cdr::CdrLog;
+use super::ports::PortPool;
+use super::{Clock, RuntimeConfig, Services, Summary};
+use crate::sip::codec::{Framed, Framer};
+use crate::sip::endpoint::{CallRef, Endpoint, EndpointConfig, Event, Output};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+/// What reaches the SIP task from elsewhere.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// A framed message from a TCP connection.
+    Stream { from: SocketAddr, bytes: Vec<u8> },
+    /// A TCP connection opened; responses to `from` go to `tx`.
+    Opened {
+        from: SocketAddr,
+        tx: mpsc::UnboundedSender<Arc<[u8]>>,
+    },
+    /// A TCP connection closed.
+    Closed { from: SocketAddr },
+    /// A call's flow hung up.
+    Hangup(CallRef),
+    /// A call's flow transfers the caller to a SIP URI.
+    Transfer(CallRef, String),
+    /// A call's task ended.
+    TaskDone(CallRef),
+    /// Begin (or, the second time, finish) a graceful shutdown.
+    Shutdown,
+}
+
+pub(crate) struct Reactor {
+    cfg: RuntimeConfig,
+    ep: Endpoint,
+    services: Arc<Services>,
+    cdr: Arc<CdrLog>,
+    udp: Arc<UdpSocket>,
+    tcp: Option<TcpListener>,
+    streams: HashMap<SocketAddr, mpsc::UnboundedSender<Arc<[u8]>>>,
+    calls: HashMap<CallRef, mpsc::UnboundedSender<Event>>,
+    tasks: usize,
+    ports: Arc<PortPool>,
+    control_tx: mpsc::UnboundedSender<Control>,
+    control: mpsc::UnboundedReceiver<Control>,
+    clock: Clock,
+    draining: Option<crate::flow::Time>,
+    summary: Summary,
+}
+
+impl Reactor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: RuntimeConfig,
+        endpoint: EndpointConfig,
+        services: Arc<Services>,
+        cdr: Arc<CdrLog>,
+        udp: UdpSocket,
+        tcp: TcpListener,
+        control_tx: mpsc::UnboundedSender<Control>,
+        control: mpsc::UnboundedReceiver<Control>,
+    ) -> Self {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        let ports = PortPool::new(cfg.rtp_ports.0, cfg.rtp_ports.1);
+        Reactor {
+            ep: Endpoint::new(endpoint, u64::from_le_bytes(seed)),
+            cfg,
+            services,
+            cdr,
+            udp: Arc::new(udp),
+            tcp: Some(tcp),
+            streams: HashMap::new(),
+            calls: HashMap::new(),
+            tasks: 0,
+            ports,
+            control_tx,
+            control,
+            clock: Clock::new(),
+            draining: None,
+            summary: Summary::default(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> Summary {
+        if let Some(listener) = self.tcp.take() {
+            tokio::spawn(accept(listener, self.control_tx.clone()));
+        }
+        let udp = Arc::clone(&self.udp);
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let far = self.clock.now().plus(3_600_000);
+            let mut wake = self.ep.poll_timeout().unwrap_or(far);
+            if let Some(g) = self.draining {
+                wake = wake.min(g);
+            }
+            tokio::select! {
+                r = udp.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        let now = self.clock.now();
+                        self.ep.receive(&buf[..n], from, false, now);
+                    }
+                    // ICMP port unreachable from an earlier send surfaces here on some
+                    // systems; it concerns that peer only.
+                    Err(e) => tracing::debug!(error = %e, "UDP receive"),
+                },
+                m = self.control.recv() => match m {
+                    Some(m) => self.on_control(m),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(self.clock.instant(wake)) => {}
+            }
+            let now = self.clock.now();
+            if self.ep.poll_timeout().is_some_and(|t| t <= now) {
+                self.ep.handle_timeout(now);
+            }
+            if self.draining.is_some_and(|g| g <= now) {
+                self.draining = Some(far);
+                self.summary.cut_off = self.calls.len() as u64;
+                if !self.calls.is_empty() {
+                    tracing::info!(calls = self.calls.len(), "grace period over: ending calls");
+                }
+                self.ep.end_all(now);
+            }
+            self.flush().await;
+            if self.draining.is_some() && self.tasks == 0 && self.ep.calls() == 0 {
+                break;
+            }
+        }
+        tracing::info!(
+            answered = self.summary.answered,
+            refused = self.summary.refused,
+            "SIP stopped"
+        );
+        self.summary
+    }
+
+    fn on_control(&mut self, m: Control) {
+        let now = self.clock.now();
+        match m {
+            Control::Stream { from, bytes } => self.ep.receive(&bytes, from, true, now),
+            Control::Opened { from, tx } => {
+                self.streams.insert(from, tx);
+            }
+            Control::Closed { from } => {
+                self.streams.remove(&from);
+            }
+            Control::Hangup(c) => {
+                if let Err(e) = self.ep.hangup(c, now) {
+                    tracing::debug!(error = %e, "hangup");
+                }
+            }
+            Control::Transfer(c, uri) => {
+                if let Err(e) = self.ep.transfer(c, &uri, now) {
+                    tracing::warn!(error = %e, "transfer refused");
+                    if let Some(tx) = self.calls.get(&c) {
+                        let _ = tx.send(Event::Transferred {
+                            call: c,
+                            outcome: crate::flow::TransferOutcome::Failed,
+                        });
+                    }
+                }
+            }
+            Control::TaskDone(c) => {
+                self.tasks = self.tasks.saturating_sub(1);
+                if self.calls.remove(&c).is_some() {
+                    // The task ended without the call ending (it failed): end the call.
+                    let _ = self.ep.hangup(c, now);
+                }
+            }
+            Control::Shutdown => match self.draining {
+                None => {
+                    tracing::info!(
+                        calls = self.calls.len(),
+                        grace_s = self.cfg.grace.as_secs(),
+                        "shutting down: new calls get 503"
+                    );
+                    self.ep.drain();
+                    self.draining = Some(now.plus(self.cfg.grace.as_millis() as u64));
+                }
+                Some(_) => self.draining = Some(now),
+            },
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(o) = self.ep.poll_output() {
+            match o {
+                Output::Transmit { to, bytes } => match self.streams.get(&to) {
+                    Some(tx) => {
+                        let _ = tx.send(bytes);
+                    }
+                    None => {
+                        if let Err(e) = self.udp.send_to(&bytes, to).await {
+                            tracing::debug!(%to, error = %e, "UDP send");
+                        }
+                    }
+                },
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        let now = self.clock.now();
+        match e {
+            Event::Offered {
+                call,
+                call_id,
+                from,
+                to,
+                ..
+            } => {
+                let Some(lease) = self.ports.lease(self.cfg.listen.ip()) else {
+                    tracing::warn!(%call_id, "no RTP port free: 503");
+                    self.summary.refused += 1;
+                    let _ = self.ep.reject(call, 503, now);
+                    return;
+                };
+                if let Err(e) = self.ep.answer(call, lease.port, now) {
+                    tracing::warn!(%call_id, error = %e, "answer");
+                    return;
+                }
+                self.summary.answered += 1;
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.calls.insert(call, tx);
+                self.tasks += 1;
+                let span = tracing::info_span!("call", call_id = %call_id);
+                let start = CallStart {
+                    call,
+                    call_id,
+                    from,
+                    to,
+                    started_at: jiff::Timestamp::now(),
+                    lease,
+                    events: rx,
+                    sip: self.control_tx.clone(),
+                    services: Arc::clone(&self.services),
+                    cdr: Arc::clone(&self.cdr),
+                    clock: self.clock,
+                    cfg: self.cfg.clone(),
+                };
+                tracing::info!(parent: &span, from = %start.from, "call answered");
+                tokio::spawn(call::run(start).instrument(span));
+            }
+            Event::Confirmed { call, .. }
+            | Event::MediaChanged { call, .. }
+            | Event::Info { call, .. }
+            | Event::Transferred { call, .. } => {
+                if let Some(tx) = self.calls.get(&call) {
+                    let _ = tx.send(e);
+                }
+            }
+            Event::Ended { call, .. } => {
+                if let Some(tx) = self.calls.remove(&call) {
+                    let _ = tx.send(e);
+                }
+            }
+        }
+    }
+}
+
+/// Accepts TCP connections for as long as the SIP task runs.
+async fn accept(listener: TcpListener, sip: mpsc::UnboundedSender<Control>) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = sip.closed() => return,
+        };
+        match accepted {
+            Ok((stream, from)) => {
+                tokio::spawn(connection(stream, from, sip.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One TCP connection: frames what arrives, writes what the endpoint sends to this peer.
+async fn connection(stream: TcpStream, from: SocketAddr, sip: mpsc::UnboundedSender<Control>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Arc<[u8]>>();
+    if sip.send(Control::Opened { from, tx }).is_err() {
+        return;
+    }
+    let writer = tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut framer = Framer::with_limit(65_536);
+    let mut buf = vec![0u8; 16_384];
+    'read: loop {
+        let read = tokio::select! {
+            r = rd.read(&mut buf) => r,
+            () = sip.closed() => break,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        while let Some(f) = framer.next_message() {
+            match f {
+                Framed::Message(bytes) => {
+                    if sip.send(Control::Stream { from, bytes }).is_err() {
+                        break 'read;
+                    }
+                }
+                Framed::Broken(why) => {
+                    tracing::info!(%from, %why, "TCP stream closed");
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = sip.send(Control::Closed { from });
+    writer.abort();
+}
