@@ -7,6 +7,7 @@
 //!   public: 203.0.113.10       # address in Contact and SDP (NAT, or listening on 0.0.0.0)
 //!   codecs: [pcmu, pcma]       # preference
 //!   allow: [127.0.0.0/8, 10.0.0.0/8]   # source networks; default loopback + private ranges
+//!   answer_after_ms: 0         # ring (180) this long before answering
 //! rtp:
 //!   ports: [20000, 29999]
 //!   inband: auto               # auto | on | off
@@ -62,6 +63,7 @@ struct Sip {
     public: Option<IpAddr>,
     codecs: Option<Vec<String>>,
     allow: Option<Vec<String>>,
+    answer_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +137,9 @@ pub fn serve_settings(
         rc.listen = l;
     }
     rc.public = f.sip.public;
+    if let Some(ms) = f.sip.answer_after_ms {
+        rc.answer_after = Duration::from_millis(ms);
+    }
     if let Some(codecs) = f.sip.codecs {
         rc.prefer = codecs
             .iter()

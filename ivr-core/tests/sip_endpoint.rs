@@ -299,6 +299,41 @@ fn invite_retransmissions_are_absorbed() {
 }
 
 #[test]
+fn ringing_before_the_answer_has_our_tag_and_repeats_for_a_retransmission() {
+    let mut ep = endpoint();
+    let p = Peer::new("ring@192.0.2.7");
+    let call = offer(&mut ep, &p, OFFER);
+    ep.ring(call, Time(10)).expect("an offered call rings");
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(codes(&sent), vec![180]);
+    let tag = sent[0]
+        .1
+        .header("to")
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(tag.contains(";tag="), "180 creates the early dialog: {tag}");
+    let (sent, events) = deliver(&mut ep, p.request("INVITE", "inv1", 1, "", OFFER), 500);
+    assert_eq!(codes(&sent), vec![180], "the last response again");
+    assert!(events.is_empty());
+    ep.answer(call, 20_002, Time(600))
+        .expect("answers after ringing");
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(codes(&sent), vec![200]);
+    assert_eq!(
+        sent[0]
+            .1
+            .header("to")
+            .map(str::to_string)
+            .unwrap_or_default(),
+        tag
+    );
+    assert!(
+        ep.ring(call, Time(700)).is_err(),
+        "an answered call does not ring"
+    );
+}
+
+#[test]
 fn cancel_before_answer_gets_200_then_487_and_the_ack_is_absorbed() {
     let mut ep = endpoint();
     let p = Peer::new("cancel@192.0.2.7");

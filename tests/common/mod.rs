@@ -16,3 +16,4 @@ pub fn ivr(args: &[&str]) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("utf-8 output")
 }
+pub mod serve;

@@ -10,7 +10,7 @@ use super::dtmf::inband::Detector;
 use super::dtmf::rfc4733::{self, Receiver, Report};
 use super::dtmf::{Digit, info};
 use super::g711::{self, Law};
-use super::jitter::{Frame, JitterBuffer, Latch};
+use super::jitter::{Fill, JitterBuffer, Latch};
 use super::playback::{Played, Player};
 use super::record::{Ended, Recorder};
 use super::rtp::{self, Datagram};
@@ -90,6 +90,8 @@ pub struct MediaSession {
     transmit: VecDeque<Vec<u8>>,
     spare: Vec<Vec<u8>>,
     pcm: Vec<i16>,
+    /// One tick's received octets.
+    codes: Vec<u8>,
     played: Vec<Played>,
     reports: Vec<Report>,
     tones: Vec<super::dtmf::inband::Tone>,
@@ -133,6 +135,7 @@ impl MediaSession {
             transmit: VecDeque::new(),
             spare: Vec::new(),
             pcm: Vec::with_capacity(frame),
+            codes: Vec::with_capacity(frame),
             played: Vec::new(),
             reports: Vec::new(),
             tones: Vec::new(),
@@ -297,13 +300,15 @@ impl MediaSession {
     fn tick(&mut self) {
         // In: one frame from the jitter buffer.
         let frame_len = self.sender.frame_len();
-        let frame = self.jitter.pop();
+        self.codes.clear();
+        let fill = self
+            .jitter
+            .pop_into(frame_len, self.c.law.silence(), &mut self.codes);
         self.pcm.clear();
-        match &frame {
-            Frame::Audio(b) => g711::decode(self.c.law, b, &mut self.pcm),
-            Frame::Lost | Frame::Waiting => self.pcm.resize(frame_len, 0),
+        match fill {
+            Fill::Audio => g711::decode(self.c.law, &self.codes, &mut self.pcm),
+            Fill::Lost | Fill::Waiting => self.pcm.resize(frame_len, 0),
         }
-        self.jitter.recycle(frame);
         self.received_samples += self.pcm.len() as u64;
         if let Some(d) = self.detector.as_mut() {
             d.push(&self.pcm, &mut self.tones);

@@ -152,8 +152,10 @@ mod tests {
             lang: Lang::Ar,
         };
         let (mut one, mut two) = (Vec::new(), Vec::new());
-        b.resolve(&f, Law::Pcmu, &mut one).expect("welcome has audio");
-        b.resolve(&f, Law::Pcmu, &mut two).expect("welcome has audio");
+        b.resolve(&f, Law::Pcmu, &mut one)
+            .expect("welcome has audio");
+        b.resolve(&f, Law::Pcmu, &mut two)
+            .expect("welcome has audio");
         assert_eq!(one.len(), 1);
         assert!(one[0].len() > 8000, "at least a second of audio");
         assert!(Arc::ptr_eq(&one[0], &two[0]), "no copy per call");
@@ -171,13 +173,16 @@ mod tests {
             style: ValueStyle::Digits,
             lang: Lang::En,
         };
-        b.resolve(&v, Law::Pcmu, &mut out).expect("digits have audio");
+        b.resolve(&v, Law::Pcmu, &mut out)
+            .expect("digits have audio");
         assert_eq!(out.len(), 7);
         let missing = Fragment::Prompt {
             id: "no-such-prompt".into(),
             lang: Lang::En,
         };
-        let e = b.resolve(&missing, Law::Pcmu, &mut out).expect_err("missing");
+        let e = b
+            .resolve(&missing, Law::Pcmu, &mut out)
+            .expect_err("missing");
         assert!(e.to_string().contains("no-such-prompt"), "{e}");
         let rec = Fragment::Recording(crate::flow::Recording {
             location: "/nonexistent/x.wav".into(),

@@ -236,12 +236,7 @@ impl Live {
                 let mut random = [0u8; 12];
                 let _ = getrandom::fill(&mut random);
                 let word = |i: usize| {
-                    u32::from_le_bytes([
-                        random[i],
-                        random[i + 1],
-                        random[i + 2],
-                        random[i + 3],
-                    ])
+                    u32::from_le_bytes([random[i], random[i + 1], random[i + 2], random[i + 3]])
                 };
                 let c = MediaConfig {
                     law: media.law,
@@ -414,7 +409,9 @@ impl Live {
                 FlowEvent::Step(n) => self.cdr.steps.push(format!("step {n}")),
                 FlowEvent::Ended(o) => {
                     tracing::info!(outcome = o.as_str(), "flow ended");
-                    self.cdr.outcome = o.as_str().into();
+                    if self.cdr.outcome.is_empty() {
+                        self.cdr.outcome = o.as_str().into();
+                    }
                 }
                 _ => {}
             },
@@ -575,11 +572,27 @@ impl Live {
     /// flight (each has its time limit), write the record.
     async fn ended(&mut self, reason: Option<EndReason>) {
         let now = self.s.clock.now();
-        if reason == Some(EndReason::RemoteBye) && !self.hung_up {
-            self.cdr.hangup_by = "caller".into();
+        // Ended by our side without the flow asking: shutdown (grace period over) or a 2xx
+        // never acknowledged.
+        let mut forced = false;
+        if !self.hung_up {
+            match reason {
+                Some(EndReason::RemoteBye) => self.cdr.hangup_by = "caller".into(),
+                Some(EndReason::LocalBye) => {
+                    forced = true;
+                    self.cdr.hangup_by = "ivr".into();
+                    self.cdr.outcome = "shutdown".into();
+                }
+                Some(EndReason::AckTimeout) => {
+                    forced = true;
+                    self.cdr.hangup_by = "ivr".into();
+                    self.cdr.outcome = "ack_timeout".into();
+                }
+                _ => {}
+            }
         }
         self.hung_up = true;
-        if self.answered.is_some() && !self.flow.is_ended() {
+        if self.answered.is_some() && !self.flow.is_ended() && !forced {
             self.flow.handle(Input::CallerHangup, now);
         }
         if let Some((r, _)) = self.after_beep.take() {

@@ -74,6 +74,8 @@ pub struct RuntimeConfig {
     pub prefer: Vec<Law>,
     /// In-band key detection.
     pub inband: Inband,
+    /// Ring (180) this long before answering; zero answers at once.
+    pub answer_after: Duration,
     /// Most calls at once (more get 503).
     pub max_calls: usize,
     /// Seconds a refused caller should wait (Retry-After).
@@ -100,6 +102,7 @@ impl Default for RuntimeConfig {
             rtp_ports: (20_000, 29_999),
             prefer: vec![Law::Pcmu, Law::Pcma],
             inband: Inband::Auto,
+            answer_after: Duration::ZERO,
             max_calls: 5_000,
             retry_after: 5,
             allow: private_networks(),
@@ -226,7 +229,10 @@ pub struct Server {
 
 impl Server {
     /// Binds UDP and TCP on `cfg.listen`, opens the data folder and starts answering calls.
-    pub async fn start(cfg: RuntimeConfig, services: Arc<Services>) -> Result<Server, RuntimeError> {
+    pub async fn start(
+        cfg: RuntimeConfig,
+        services: Arc<Services>,
+    ) -> Result<Server, RuntimeError> {
         let data = |path: &std::path::Path| {
             let path = path.to_path_buf();
             move |source| RuntimeError::Data { path, source }

@@ -2,12 +2,13 @@
 //! calls' event channels.
 
 use super::call::{self, CallStart};
-use super::cdr::CdrLog;
+use super::cdr::{Cdr, CdrLog};
 use super::ports::PortPool;
 use super::{Clock, RuntimeConfig, Services, Summary};
+use crate::flow::Time;
 use crate::sip::codec::{Framed, Framer};
-use crate::sip::endpoint::{CallRef, Endpoint, EndpointConfig, Event, Output};
-use std::collections::HashMap;
+use crate::sip::endpoint::{CallRef, EndReason, Endpoint, EndpointConfig, Event, Output};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,6 +54,18 @@ pub(crate) struct Reactor {
     clock: Clock,
     draining: Option<crate::flow::Time>,
     summary: Summary,
+    /// Calls ringing until their answer time (the answer delay is the same for all, so the
+    /// queue is in deadline order).
+    ringing: VecDeque<(Time, Offer)>,
+}
+
+/// A call waiting to be answered.
+struct Offer {
+    call: CallRef,
+    call_id: String,
+    from: String,
+    to: String,
+    started_at: jiff::Timestamp,
 }
 
 impl Reactor {
@@ -86,6 +99,7 @@ impl Reactor {
             clock: Clock::new(),
             draining: None,
             summary: Summary::default(),
+            ringing: VecDeque::new(),
         }
     }
 
@@ -100,6 +114,9 @@ impl Reactor {
             let mut wake = self.ep.poll_timeout().unwrap_or(far);
             if let Some(g) = self.draining {
                 wake = wake.min(g);
+            }
+            if let Some((t, _)) = self.ringing.front() {
+                wake = wake.min(*t);
             }
             tokio::select! {
                 r = udp.recv_from(&mut buf) => match r {
@@ -120,6 +137,11 @@ impl Reactor {
             let now = self.clock.now();
             if self.ep.poll_timeout().is_some_and(|t| t <= now) {
                 self.ep.handle_timeout(now);
+            }
+            while self.ringing.front().is_some_and(|(t, _)| *t <= now) {
+                if let Some((_, o)) = self.ringing.pop_front() {
+                    self.accept(o);
+                }
             }
             if self.draining.is_some_and(|g| g <= now) {
                 self.draining = Some(far);
@@ -218,37 +240,20 @@ impl Reactor {
                 to,
                 ..
             } => {
-                let Some(lease) = self.ports.lease(self.cfg.listen.ip()) else {
-                    tracing::warn!(%call_id, "no RTP port free: 503");
-                    self.summary.refused += 1;
-                    let _ = self.ep.reject(call, 503, now);
-                    return;
-                };
-                if let Err(e) = self.ep.answer(call, lease.port, now) {
-                    tracing::warn!(%call_id, error = %e, "answer");
-                    return;
-                }
-                self.summary.answered += 1;
-                let (tx, rx) = mpsc::unbounded_channel();
-                self.calls.insert(call, tx);
-                self.tasks += 1;
-                let span = tracing::info_span!("call", call_id = %call_id);
-                let start = CallStart {
+                let o = Offer {
                     call,
                     call_id,
                     from,
                     to,
                     started_at: jiff::Timestamp::now(),
-                    lease,
-                    events: rx,
-                    sip: self.control_tx.clone(),
-                    services: Arc::clone(&self.services),
-                    cdr: Arc::clone(&self.cdr),
-                    clock: self.clock,
-                    cfg: self.cfg.clone(),
                 };
-                tracing::info!(parent: &span, from = %start.from, "call answered");
-                tokio::spawn(call::run(start).instrument(span));
+                if self.cfg.answer_after.is_zero() {
+                    self.accept(o);
+                } else {
+                    let _ = self.ep.ring(call, now);
+                    let at = now.plus(self.cfg.answer_after.as_millis() as u64);
+                    self.ringing.push_back((at, o));
+                }
             }
             Event::Confirmed { call, .. }
             | Event::MediaChanged { call, .. }
@@ -258,11 +263,78 @@ impl Reactor {
                     let _ = tx.send(e);
                 }
             }
-            Event::Ended { call, .. } => {
+            Event::Ended { call, reason } => {
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(e);
+                } else if let Some(i) = self.ringing.iter().position(|(_, o)| o.call == call) {
+                    // Ended while ringing (CANCEL): no task ever ran; record it here.
+                    if let Some((_, o)) = self.ringing.remove(i) {
+                        self.unanswered(&o, reason);
+                    }
                 }
             }
+        }
+    }
+
+    /// Answers a call: binds its RTP port and starts its task (503 when no port is free).
+    fn accept(&mut self, o: Offer) {
+        let now = self.clock.now();
+        let Some(lease) = self.ports.lease(self.cfg.listen.ip()) else {
+            tracing::warn!(call_id = %o.call_id, "no RTP port free: 503");
+            self.summary.refused += 1;
+            if self.ep.reject(o.call, 503, now).is_ok() {
+                self.unanswered(&o, EndReason::Rejected(503));
+            }
+            return;
+        };
+        if let Err(e) = self.ep.answer(o.call, lease.port, now) {
+            tracing::debug!(call_id = %o.call_id, error = %e, "answer");
+            return;
+        }
+        self.summary.answered += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.calls.insert(o.call, tx);
+        self.tasks += 1;
+        let span = tracing::info_span!("call", call_id = %o.call_id);
+        tracing::info!(parent: &span, from = %o.from, "call answered");
+        let start = CallStart {
+            call: o.call,
+            call_id: o.call_id,
+            from: o.from,
+            to: o.to,
+            started_at: o.started_at,
+            lease,
+            events: rx,
+            sip: self.control_tx.clone(),
+            services: Arc::clone(&self.services),
+            cdr: Arc::clone(&self.cdr),
+            clock: self.clock,
+            cfg: self.cfg.clone(),
+        };
+        tokio::spawn(call::run(start).instrument(span));
+    }
+
+    /// The record of a call that ended before it was answered.
+    fn unanswered(&self, o: &Offer, reason: EndReason) {
+        let (outcome, by) = match reason {
+            EndReason::Cancelled => ("cancelled".to_string(), "caller"),
+            EndReason::Rejected(c) => (format!("rejected_{c}"), "none"),
+            other => (format!("{other:?}").to_lowercase(), "none"),
+        };
+        tracing::info!(call_id = %o.call_id, %outcome, "call ended before it was answered");
+        let cdr = Cdr {
+            call_id: o.call_id.clone(),
+            from: o.from.clone(),
+            to: o.to.clone(),
+            started_at: o.started_at.to_string(),
+            ended_at: jiff::Timestamp::now().to_string(),
+            outcome,
+            hangup_by: by.into(),
+            language: self.services.call_config.default_language.code().into(),
+            ..Cdr::default()
+        };
+        if let Err(e) = self.cdr.write(&cdr) {
+            tracing::error!(error = %e, "call record not written");
         }
     }
 }

@@ -7,9 +7,16 @@ use std::path::PathBuf;
 
 /// The folder, or `None` (skip) with a message.
 pub fn testdata(sub: &str) -> Option<PathBuf> {
+    // Beside the repository, whichever package's tests ask.
     let base = std::env::var_os("IVR_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+        .unwrap_or_else(|| {
+            let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            here.ancestors()
+                .map(|a| a.join("shared"))
+                .find(|s| s.join("testdata").is_dir())
+                .unwrap_or_else(|| here.join("../shared"))
+        });
     let dir = base.join("testdata").join(sub);
     if dir.is_dir() {
         return Some(dir);

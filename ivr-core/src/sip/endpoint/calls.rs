@@ -137,6 +137,30 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Sends 180 Ringing for a call not answered yet (before an answer delay); an INVITE
+    /// retransmission is then answered with it.
+    pub fn ring(&mut self, call: CallRef, now: Time) -> Result<(), EndpointError> {
+        let contact = self.contact();
+        let leg = self.legs.get(&call).ok_or(EndpointError::NoCall(call.0))?;
+        if leg.state != LegState::Offered {
+            return Err(EndpointError::WrongState(
+                call.0,
+                "only unanswered calls ring",
+            ));
+        }
+        let bytes = response::build(
+            &leg.invite,
+            leg.source,
+            180,
+            Some(&leg.dialog.id.local_tag),
+            &[("Contact", format!("<{contact}>"))],
+            None,
+        );
+        let key = leg.invite_tx.clone();
+        self.respond_invite(&key, 180, bytes, now);
+        Ok(())
+    }
+
     /// Declines a call that is not answered yet (e.g. 486, 480, 603).
     pub fn reject(&mut self, call: CallRef, code: u16, now: Time) -> Result<(), EndpointError> {
         let leg = self.legs.get(&call).ok_or(EndpointError::NoCall(call.0))?;
