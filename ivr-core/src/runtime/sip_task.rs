@@ -38,6 +38,10 @@ pub(crate) enum Control {
     Shutdown,
 }
 
+/// How long BYEs sent at the end of the grace period may wait for their answers before the
+/// server stops anyway.
+const LINGER_MS: u64 = 2_000;
+
 pub(crate) struct Reactor {
     cfg: RuntimeConfig,
     ep: Endpoint,
@@ -53,6 +57,8 @@ pub(crate) struct Reactor {
     control: mpsc::UnboundedReceiver<Control>,
     clock: Clock,
     draining: Option<crate::flow::Time>,
+    /// The grace period is over and every call was sent BYE.
+    cut: bool,
     summary: Summary,
     /// Calls ringing until their answer time (the answer delay is the same for all, so the
     /// queue is in deadline order).
@@ -98,6 +104,7 @@ impl Reactor {
             control,
             clock: Clock::new(),
             draining: None,
+            cut: false,
             summary: Summary::default(),
             ringing: VecDeque::new(),
         }
@@ -144,7 +151,13 @@ impl Reactor {
                 }
             }
             if self.draining.is_some_and(|g| g <= now) {
-                self.draining = Some(far);
+                if self.cut {
+                    // BYEs still unanswered after the linger time: their peers are gone.
+                    tracing::info!(calls = self.ep.calls(), "stopping with BYEs unanswered");
+                    break;
+                }
+                self.cut = true;
+                self.draining = Some(now.plus(LINGER_MS));
                 self.summary.cut_off = self.calls.len() as u64;
                 if !self.calls.is_empty() {
                     tracing::info!(calls = self.calls.len(), "grace period over: ending calls");
@@ -207,7 +220,8 @@ impl Reactor {
                     self.ep.drain();
                     self.draining = Some(now.plus(self.cfg.grace.as_millis() as u64));
                 }
-                Some(_) => self.draining = Some(now),
+                Some(_) if !self.cut => self.draining = Some(now),
+                Some(_) => {}
             },
         }
     }
