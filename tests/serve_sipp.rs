@@ -262,3 +262,30 @@ fn shutdown_refuses_new_calls_and_ends_the_rest_after_the_grace_period() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("grace period over"), "{log}");
 }
+
+/// A quick load smoke test (the full harness is benches/load/sipp_load.sh): 300 calls at 100
+/// per second, each hearing prompts for a second; none may fail, each leaves one record.
+#[test]
+fn three_hundred_calls_at_a_hundred_per_second() {
+    let Some(sipp) = sipp() else { return };
+    let s = Served::start("load", FLOW, "");
+    let run = run_sipp(
+        &sipp,
+        s.addr,
+        s.dir(),
+        &[
+            "-sn", "uac", "-r", "100", "-m", "300", "-d", "1000", "-l", "400",
+        ],
+    );
+    assert!(run.success, "{}", run.output);
+    let cdrs = s.wait_cdrs(300);
+    assert_eq!(cdrs.len(), 300);
+    assert!(
+        cdrs.iter()
+            .all(|c| c["outcome"] == "caller_hangup" && c["hangup_by"] == "caller"),
+        "{:?}",
+        cdrs.iter().find(|c| c["outcome"] != "caller_hangup")
+    );
+    let (code, out) = s.stop();
+    assert_eq!(code, Some(0), "{out}");
+}

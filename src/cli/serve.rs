@@ -154,8 +154,14 @@ pub fn run(a: Args) -> ExitCode {
         let summary = server.wait().await;
         again.abort();
         println!(
-            "ivr: stopped: {} calls answered, {} refused, {} ended at shutdown",
-            summary.answered, summary.refused, summary.cut_off
+            "ivr: stopped: {} calls answered, {} refused, {} ended at shutdown; \
+             {} media ticks, {} late by more than a packet time (worst {} ms)",
+            summary.answered,
+            summary.refused,
+            summary.cut_off,
+            summary.ticks,
+            summary.late_ticks,
+            summary.max_lateness_ms
         );
         ExitCode::SUCCESS
     })

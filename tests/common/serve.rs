@@ -70,7 +70,7 @@ impl Served {
             &config,
             format!(
                 "{base}\nrtp:\n  ports: [{rtp}, {}]\n{extra}\n",
-                u32::from(rtp) + 200
+                (u32::from(rtp) + 2000).min(65_000)
             ),
         )
         .expect("config");

@@ -348,6 +348,11 @@ impl Call {
         self.out.pop_front()
     }
 
+    /// Whether an output is waiting (without taking it).
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// When to call [`Call::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Option<Time> {
         if self.wait == Wait::Ended {

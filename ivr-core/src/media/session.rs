@@ -146,6 +146,11 @@ impl MediaSession {
         }
     }
 
+    /// The packet time in milliseconds.
+    pub fn ptime_ms(&self) -> u32 {
+        self.c.ptime_ms
+    }
+
     /// The codec.
     pub fn law(&self) -> Law {
         self.c.law
@@ -355,6 +360,11 @@ impl MediaSession {
         if self.spare.len() < 8 {
             self.spare.push(buf);
         }
+    }
+
+    /// Whether an event is waiting (without taking it).
+    pub fn has_event(&self) -> bool {
+        !self.out_events.is_empty()
     }
 
     /// The next event.

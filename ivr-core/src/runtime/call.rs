@@ -18,6 +18,7 @@ use crate::sip::sdp::{Agreed, Direction};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Everything a call's task starts with.
 pub(crate) struct CallStart {
@@ -31,6 +32,10 @@ pub(crate) struct CallStart {
     pub(crate) sip: mpsc::UnboundedSender<Control>,
     pub(crate) services: Arc<Services>,
     pub(crate) cdr: Arc<CdrLog>,
+    pub(crate) load: Arc<super::Load>,
+    /// The call's tracing span (its call id); entered when something other than media
+    /// happens, so that every log line of the call carries the id.
+    pub(crate) span: tracing::Span,
     pub(crate) clock: Clock,
     pub(crate) cfg: RuntimeConfig,
 }
@@ -141,8 +146,12 @@ impl Live {
     }
 
     async fn run(&mut self) {
-        let mut buf = vec![0u8; 2048];
         let clock = self.s.clock;
+        // One timer for the call's life, moved when the earliest deadline changes (not a new
+        // timer entry per wake-up).
+        let mut armed = clock.now().plus(3_600_000);
+        let sleep = tokio::time::sleep_until(clock.instant(armed));
+        tokio::pin!(sleep);
         loop {
             let now = clock.now();
             let mut wake = now.plus(3_600_000);
@@ -152,25 +161,35 @@ impl Live {
             if let Some(t) = self.flow.poll_timeout() {
                 wake = wake.min(t);
             }
+            if wake != armed {
+                armed = wake;
+                sleep.as_mut().reset(clock.instant(wake));
+            }
             tokio::select! {
-                r = self.s.lease.socket.recv_from(&mut buf) => {
-                    if let (Ok((n, from)), Some(m)) = (r, self.media.as_mut()) {
-                        m.receive(from, &buf[..n], clock.now());
+                r = self.s.lease.socket.readable() => {
+                    if r.is_ok() {
+                        self.receive_rtp();
                     }
                 }
-                e = self.s.events.recv() => match e {
-                    Some(Event::Ended { reason, .. }) => {
-                        self.ended(Some(reason)).await;
-                        return;
-                    }
-                    Some(e) => self.on_sip(e),
-                    None => {
-                        self.ended(None).await;
-                        return;
+                e = self.s.events.recv() => {
+                    let span = self.s.span.clone();
+                    match e {
+                        Some(Event::Ended { reason, .. }) => {
+                            self.ended(Some(reason)).instrument(span).await;
+                            return;
+                        }
+                        Some(e) => span.in_scope(|| self.on_sip(e)),
+                        None => {
+                            self.ended(None).instrument(span).await;
+                            return;
+                        }
                     }
                 },
-                Some(d) = self.done_rx.recv() => self.on_done(d),
-                () = tokio::time::sleep_until(clock.instant(wake)) => {}
+                Some(d) = self.done_rx.recv(), if self.busy > 0 => {
+                    let span = self.s.span.clone();
+                    span.in_scope(|| self.on_done(d));
+                }
+                () = &mut sleep => {}
             }
             self.step();
         }
@@ -183,11 +202,23 @@ impl Live {
             && let Some(m) = self.media.as_mut()
             && m.poll_timeout() <= now
         {
+            let late = now.0 - m.poll_timeout().0;
+            self.s.load.tick(late, u64::from(m.ptime_ms()));
             m.handle_timeout(now);
         }
         if self.flow.poll_timeout().is_some_and(|t| t <= now) {
             self.flow.handle_timeout(now);
         }
+        let busy = self.flow.has_output()
+            || self.media.as_ref().is_some_and(MediaSession::has_event)
+            || (self.flow.is_ended() && self.answered.is_some() && !self.hung_up);
+        if !busy {
+            // A plain media tick: nothing to log, no span to enter.
+            self.send_rtp();
+            return;
+        }
+        let span = self.s.span.clone();
+        let _entered = span.enter();
         loop {
             let mut moved = false;
             while let Some(e) = self.media.as_mut().and_then(MediaSession::poll_event) {
@@ -206,6 +237,22 @@ impl Live {
             self.hangup();
         }
         self.send_rtp();
+    }
+
+    /// Takes every datagram waiting on the RTP socket, through one buffer per worker thread
+    /// (a call holds no receive buffer of its own while it waits).
+    fn receive_rtp(&mut self) {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 2048]);
+        }
+        let now = self.s.clock.now();
+        BUF.with_borrow_mut(|buf| {
+            while let Ok((n, from)) = self.s.lease.socket.try_recv_from(buf) {
+                if let Some(m) = self.media.as_mut() {
+                    m.receive(from, &buf[..n], now);
+                }
+            }
+        });
     }
 
     fn send_rtp(&mut self) {

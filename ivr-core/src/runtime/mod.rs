@@ -203,6 +203,33 @@ pub struct Summary {
     pub refused: u64,
     /// Calls still up at the end of the grace period, ended with BYE.
     pub cut_off: u64,
+    /// Media ticks run (one per packet time per call).
+    pub ticks: u64,
+    /// Ticks run more than one packet time after their deadline (the machine was
+    /// overloaded: audio went out in a burst).
+    pub late_ticks: u64,
+    /// The latest a tick ran after its deadline, in milliseconds.
+    pub max_lateness_ms: u64,
+}
+
+/// Counters every call task adds to.
+#[derive(Debug, Default)]
+pub(crate) struct Load {
+    pub(crate) ticks: std::sync::atomic::AtomicU64,
+    pub(crate) late_ticks: std::sync::atomic::AtomicU64,
+    pub(crate) max_lateness_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Load {
+    /// A media wake-up `late_ms` after its deadline.
+    pub(crate) fn tick(&self, late_ms: u64, ptime_ms: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.ticks.fetch_add(1, Relaxed);
+        if late_ms > ptime_ms {
+            self.late_ticks.fetch_add(1, Relaxed);
+        }
+        self.max_lateness_ms.fetch_max(late_ms, Relaxed);
+    }
 }
 
 /// Stops a server from another task (see [`Server::shutdown`]).

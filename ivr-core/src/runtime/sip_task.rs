@@ -14,7 +14,6 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
 /// What reaches the SIP task from elsewhere.
 #[derive(Debug)]
@@ -60,6 +59,7 @@ pub(crate) struct Reactor {
     /// The grace period is over and every call was sent BYE.
     cut: bool,
     summary: Summary,
+    load: Arc<super::Load>,
     /// Calls ringing until their answer time (the answer delay is the same for all, so the
     /// queue is in deadline order).
     ringing: VecDeque<(Time, Offer)>,
@@ -106,6 +106,7 @@ impl Reactor {
             draining: None,
             cut: false,
             summary: Summary::default(),
+            load: Arc::default(),
             ringing: VecDeque::new(),
         }
     }
@@ -169,9 +170,14 @@ impl Reactor {
                 break;
             }
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        self.summary.ticks = self.load.ticks.load(Relaxed);
+        self.summary.late_ticks = self.load.late_ticks.load(Relaxed);
+        self.summary.max_lateness_ms = self.load.max_lateness_ms.load(Relaxed);
         tracing::info!(
             answered = self.summary.answered,
             refused = self.summary.refused,
+            late_ticks = self.summary.late_ticks,
             "SIP stopped"
         );
         self.summary
@@ -322,10 +328,12 @@ impl Reactor {
             sip: self.control_tx.clone(),
             services: Arc::clone(&self.services),
             cdr: Arc::clone(&self.cdr),
+            load: Arc::clone(&self.load),
+            span,
             clock: self.clock,
             cfg: self.cfg.clone(),
         };
-        tokio::spawn(call::run(start).instrument(span));
+        tokio::spawn(call::run(start));
     }
 
     /// The record of a call that ended before it was answered.
