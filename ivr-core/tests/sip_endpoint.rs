@@ -527,6 +527,10 @@ fn offerless_invite_gets_our_offer_and_the_answer_comes_in_the_ack() {
     let body = String::from_utf8(sent[0].1.body.clone()).expect("utf-8");
     assert!(body.contains("m=audio 20004 RTP/AVP 0 8 101"), "{body}");
     p.to_tag = sent[0].1.header("to").and_then(tag).map(str::to_string);
+    // An UPDATE with an offer crossing ours (its answer is still to come in the ACK): glare.
+    let (sent, events) = deliver(&mut ep, p.request("UPDATE", "up0", 2, "", OFFER), 20);
+    assert_eq!(codes(&sent), vec![491]);
+    assert!(events.is_empty());
     // The caller's answer picks PCMA from our offer.
     let answer = OFFER;
     let (_, events) = deliver(&mut ep, p.request("ACK", "ack1", 1, "", answer), 30);
@@ -534,6 +538,9 @@ fn offerless_invite_gets_our_offer_and_the_answer_comes_in_the_ack() {
         panic!("{events:?}")
     };
     assert_eq!((media.law, media.event), (Law::Pcma, Some((101, 8000))));
+    // Once answered, the same UPDATE is an ordinary new offer.
+    let (sent, _) = deliver(&mut ep, p.request("UPDATE", "up1", 3, "", OFFER), 40);
+    assert_eq!(codes(&sent), vec![200]);
 }
 
 #[test]

@@ -68,6 +68,15 @@ impl Endpoint {
         let Some(leg) = self.legs.get(&call) else {
             return;
         };
+        if method == "UPDATE"
+            && !req.body.is_empty()
+            && leg.answer_in_ack
+            && leg.state == LegState::Accepted
+        {
+            // Glare (RFC 3311 §5.2): our offer is still waiting for its answer in the ACK.
+            self.respond_new(&req, from, 491, &[], None, now);
+            return;
+        }
         if method == "INVITE" && leg.state != LegState::Confirmed {
             // §14.2: an INVITE overlapping one still in progress.
             let ra = [("Retry-After", "1".to_string())];
