@@ -6,8 +6,8 @@
 //! Handled here: INVITE with an offer or without one (our offer in the 200, the answer in the
 //! ACK), ACK, BYE both ways, CANCEL (200, then 487 for the INVITE), re-INVITE and UPDATE
 //! (hold, resume, new address; 500 with Retry-After for an INVITE that overlaps one still
-//! unanswered; 491 for an UPDATE offer crossing ours), OPTIONS in and out of dialogs, INFO bodies handed to the call, 481 for unknown
-//! dialogs and transactions, 488 when no codec is common, 503 when full or draining, a BYE
+//! unanswered; 491 for an UPDATE offer crossing ours), OPTIONS in and out of dialogs, INFO
+//! bodies handed to the call, 481 for unknown dialogs and transactions, 488 when no codec is common, 503 when full or draining, a BYE
 //! when a 2xx is never acknowledged, and blind transfer by REFER (RFC 3515) followed through
 //! its NOTIFYs to success, busy, no answer or failure.
 //!
