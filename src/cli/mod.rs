@@ -1,6 +1,7 @@
 //! Command-line interface. Exit codes: 0 success, 1 the input has errors (or is not
 //! formatted), 2 usage or I/O error.
 
+mod call;
 mod check;
 mod dtmf;
 mod fmt;
@@ -66,6 +67,8 @@ enum Command {
     Tickets(tickets::Args),
     /// Answer SIP calls (UDP and TCP) with a script until SIGINT or SIGTERM.
     Serve(serve::Args),
+    /// Place a real SIP call (test softphone): keys, a spoken WAV, a recording of the call.
+    Call(call::Args),
 }
 
 /// Runs the command line.
@@ -92,6 +95,7 @@ pub fn run() -> ExitCode {
         Command::Dtmf(c) => dtmf::run(c),
         Command::Tickets(a) => tickets::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Call(a) => call::run(a),
     }
 }
 

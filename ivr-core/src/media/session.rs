@@ -92,6 +92,8 @@ pub struct MediaSession {
     pcm: Vec<i16>,
     /// One tick's received octets.
     codes: Vec<u8>,
+    /// Decoded received audio kept for [`MediaSession::take_heard`], when monitoring.
+    heard: Option<Vec<i16>>,
     played: Vec<Played>,
     reports: Vec<Report>,
     tones: Vec<super::dtmf::inband::Tone>,
@@ -136,6 +138,7 @@ impl MediaSession {
             spare: Vec::new(),
             pcm: Vec::with_capacity(frame),
             codes: Vec::with_capacity(frame),
+            heard: None,
             played: Vec::new(),
             reports: Vec::new(),
             tones: Vec::new(),
@@ -143,6 +146,19 @@ impl MediaSession {
             received_samples: 0,
             start,
             c,
+        }
+    }
+
+    /// Keeps the decoded received audio (one frame per tick, silence where nothing came) for
+    /// [`MediaSession::take_heard`]: the softphone records and listens to what it hears.
+    pub fn monitor(&mut self) {
+        self.heard.get_or_insert_with(Vec::new);
+    }
+
+    /// Moves the audio heard since the last call onto `out`.
+    pub fn take_heard(&mut self, out: &mut Vec<i16>) {
+        if let Some(h) = self.heard.as_mut() {
+            out.append(h);
         }
     }
 
@@ -315,6 +331,9 @@ impl MediaSession {
             Fill::Lost | Fill::Waiting => self.pcm.resize(frame_len, 0),
         }
         self.received_samples += self.pcm.len() as u64;
+        if let Some(h) = self.heard.as_mut() {
+            h.extend_from_slice(&self.pcm);
+        }
         if let Some(d) = self.detector.as_mut() {
             d.push(&self.pcm, &mut self.tones);
             let at0 = self.start;

@@ -19,6 +19,7 @@
 pub mod bank;
 mod call;
 pub mod cdr;
+pub mod phone;
 pub mod ports;
 mod sip_task;
 

@@ -4,8 +4,10 @@
 
 pub mod codec;
 pub mod dialog;
+pub mod digest;
 pub mod endpoint;
 pub mod response;
 pub mod screen;
 pub mod sdp;
 pub mod transaction;
+pub mod uac;

@@ -98,6 +98,27 @@ struct Half {
     sum_sq: f32,
 }
 
+/// The dual tone of `key` for `ms` milliseconds, each tone at `dbm0` (a sender's side: the
+/// softphone's in-band keys). `None` for a character that is not a key.
+pub fn generate(key: char, ms: u32, dbm0: f32) -> Option<Vec<i16>> {
+    let (r, c) = KEYS.iter().enumerate().find_map(|(r, row)| {
+        row.iter()
+            .position(|&k| k == key.to_ascii_uppercase())
+            .map(|c| (r, c))
+    })?;
+    let amp = crate::media::sine_amplitude(dbm0);
+    let n = (ms * 8) as usize;
+    Some(
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE;
+                let v = amp * ((2.0 * PI * ROWS[r] * t).sin() + (2.0 * PI * COLS[c] * t).sin());
+                v.clamp(-32_768.0, 32_767.0) as i16
+            })
+            .collect(),
+    )
+}
+
 /// The detector for one audio stream.
 #[derive(Clone, Debug)]
 pub struct Detector {
@@ -362,5 +383,23 @@ impl Detector {
         });
         self.current = Some(run.key);
         self.misses = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_detected() {
+        for key in ['1', '5', '9', '0', '*', '#', 'D'] {
+            let mut d = Detector::default();
+            let mut out = Vec::new();
+            let mut audio = generate(key, 100, -10.0).expect("a key");
+            audio.extend(std::iter::repeat_n(0i16, 800));
+            d.push(&audio, &mut out);
+            assert_eq!(out.iter().map(|t| t.key).collect::<Vec<_>>(), vec![key]);
+        }
+        assert!(generate('x', 100, -10.0).is_none());
     }
 }
