@@ -70,7 +70,8 @@ fn a_call_hears_prompt_audio_and_hangs_up_with_bye() {
     assert_eq!(c["hangup_by"], "caller");
     assert_eq!(c["media"]["codec"], "PCMU");
     assert!(c["answered_at"].is_string());
-    assert_eq!(c["prompts"][0], "welcome");
+    assert_eq!(c["prompts"][0]["id"], "welcome");
+    assert_eq!(c["prompts"][0]["lang"], "ar");
     assert_eq!(c["steps"][0], "flow start");
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");

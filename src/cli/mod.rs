@@ -3,6 +3,7 @@
 
 mod call;
 mod check;
+mod demo;
 mod dtmf;
 mod fmt;
 mod graph;
@@ -69,6 +70,9 @@ enum Command {
     Serve(serve::Args),
     /// Place a real SIP call (test softphone): keys, a spoken WAV, a recording of the call.
     Call(call::Args),
+    /// The hotline end to end on loopback: serve, then file a complaint in Arabic and track
+    /// it in English over real SIP and RTP.
+    Demo(demo::Args),
 }
 
 /// Runs the command line.
@@ -96,6 +100,7 @@ pub fn run() -> ExitCode {
         Command::Tickets(a) => tickets::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Call(a) => call::run(a),
+        Command::Demo(a) => demo::run(a),
     }
 }
 

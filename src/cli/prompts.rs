@@ -1,4 +1,4 @@
-//! `ivr prompts build` and `ivr prompts check`.
+//! `ivr prompts build`, `ivr prompts speak` and `ivr prompts check`.
 
 use ivr::core::prompts::audio::EspeakNg;
 use ivr::core::prompts::{Catalog, build};
@@ -19,6 +19,21 @@ pub enum Command {
         #[arg(long, default_value = "espeak-ng")]
         espeak: PathBuf,
     },
+    /// Speak a text into an 8 kHz WAV file with espeak-ng (a caller's voice for tests, a
+    /// draft prompt).
+    Speak {
+        /// The text.
+        text: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: super::LangArg,
+        /// The WAV file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The espeak-ng program.
+        #[arg(long, default_value = "espeak-ng")]
+        espeak: PathBuf,
+    },
     /// Verify the catalog: audio for every message and value fragment in 8 kHz mono 16-bit
     /// PCM, the same messages in every language, and every prompt the given scripts say.
     Check {
@@ -32,6 +47,31 @@ pub enum Command {
 
 pub fn run(c: Command) -> ExitCode {
     match c {
+        Command::Speak {
+            text,
+            lang,
+            out,
+            espeak,
+        } => {
+            use ivr::core::prompts::audio::{Tts, write_wav};
+            let tts = EspeakNg {
+                program: espeak,
+                ..Default::default()
+            };
+            let written = tts
+                .synthesize(&text, lang.into())
+                .and_then(|s| write_wav(&out, &s).map(|()| s.len()));
+            match written {
+                Ok(n) => {
+                    println!("{}: {:.1} s", out.display(), n as f64 / 8000.0);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ivr: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Build {
             prompts,
             force,

@@ -42,60 +42,73 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
-pub fn run(a: Args) -> ExitCode {
-    let bytes = match super::read(&a.flow) {
-        Ok(b) => b,
-        Err(c) => return c,
-    };
-    let settings = match ivr::settings::serve_settings(&a.flow, a.config.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(2, e),
-    };
-    let prompts = a.prompts.clone().or(settings.prompts.clone());
-    let env = match ivr::project::environment(&a.flow, prompts.as_deref(), a.config.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(2, e),
-    };
-    let program = match Program::compile(&bytes, &env, Defaults::default()) {
-        Ok(p) => Arc::new(p),
-        Err(e) => return fail(1, format!("{}: {e}", a.flow.display())),
-    };
-    let mut call_config = match ivr::project::call_config(&a.flow, a.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return fail(2, e),
-    };
-    if let Some(l) = a.lang {
+/// What a server needs, read from a script's project.
+pub struct Prepared {
+    /// Sockets, limits, media, data folder.
+    pub runtime: ivr::core::runtime::RuntimeConfig,
+    /// Script, prompts, backend, destinations.
+    pub services: Arc<Services>,
+}
+
+/// Compiles `flow` and loads its project's settings, prompts and complaint store (in `data`).
+pub fn prepare(
+    flow: &std::path::Path,
+    config: Option<&std::path::Path>,
+    prompts: Option<&std::path::Path>,
+    data: &std::path::Path,
+    lang: Option<LangArg>,
+) -> Result<Prepared, ExitCode> {
+    let bytes = super::read(&flow.to_path_buf())?;
+    let settings = ivr::settings::serve_settings(flow, config).map_err(|e| fail(2, e))?;
+    let prompts = prompts
+        .map(std::path::Path::to_path_buf)
+        .or(settings.prompts.clone());
+    let env =
+        ivr::project::environment(flow, prompts.as_deref(), config).map_err(|e| fail(2, e))?;
+    let program = Program::compile(&bytes, &env, Defaults::default())
+        .map_err(|e| fail(1, format!("{}: {e}", flow.display())))?;
+    let mut call_config = ivr::project::call_config(flow, config).map_err(|e| fail(2, e))?;
+    if let Some(l) = lang {
         call_config.default_language = l.into();
     }
     let Some(prompt_dir) = prompts else {
-        return fail(
+        return Err(fail(
             2,
             "no prompt folder: give --prompts or put prompts/ beside the script",
-        );
+        ));
     };
-    let catalog = match Catalog::load(&prompt_dir) {
-        Ok(c) => c,
-        Err(e) => return fail(2, e),
-    };
-    let store = match super::tickets::open(&a.data) {
-        Ok(s) => s,
+    let catalog = Catalog::load(&prompt_dir).map_err(|e| fail(2, e))?;
+    let store = super::tickets::open(data)?;
+    let mut runtime = settings.runtime;
+    runtime.data = data.to_path_buf();
+    let services = Arc::new(Services::new(
+        Arc::new(program),
+        Arc::new(call_config),
+        Arc::new(PromptBank::new(Arc::new(catalog))),
+        Arc::new(Operations::new(Arc::new(store))),
+        settings.transfer,
+    ));
+    Ok(Prepared { runtime, services })
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let p = match prepare(
+        &a.flow,
+        a.config.as_deref(),
+        a.prompts.as_deref(),
+        &a.data,
+        a.lang,
+    ) {
+        Ok(p) => p,
         Err(c) => return c,
     };
-    let mut rc = settings.runtime;
+    let (mut rc, services) = (p.runtime, p.services);
     if let Some(l) = a.listen {
         rc.listen = l;
     }
     if let Some(g) = a.grace {
         rc.grace = std::time::Duration::from_secs(g);
     }
-    rc.data = a.data.clone();
-    let services = Arc::new(Services::new(
-        program,
-        Arc::new(call_config),
-        Arc::new(PromptBank::new(Arc::new(catalog))),
-        Arc::new(Operations::new(Arc::new(store))),
-        settings.transfer,
-    ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

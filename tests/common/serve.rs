@@ -62,6 +62,11 @@ impl Served {
     /// Serves `flow` (relative to the repository) with the repository's `ivr.yaml` plus
     /// `extra` YAML, on a free loopback port.
     pub fn start(name: &str, flow: &str, extra: &str) -> Served {
+        Served::start_with_rtp(name, flow, extra, "")
+    }
+
+    /// [`Served::start`] with more lines for the `rtp:` section (`"  inband: on\n"`).
+    pub fn start_with_rtp(name: &str, flow: &str, extra: &str, rtp_lines: &str) -> Served {
         let scratch = Scratch::new(name);
         let base = std::fs::read_to_string(repo().join("ivr.yaml")).expect("ivr.yaml");
         let rtp = free_port();
@@ -69,7 +74,7 @@ impl Served {
         std::fs::write(
             &config,
             format!(
-                "{base}\nrtp:\n  ports: [{rtp}, {}]\n{extra}\n",
+                "{base}\nrtp:\n  ports: [{rtp}, {}]\n{rtp_lines}{extra}\n",
                 (u32::from(rtp) + 2000).min(65_000)
             ),
         )

@@ -2,7 +2,9 @@
 //! earliest deadline of the two machines), SIP events from the SIP task, and results of the
 //! backend requests and recordings it started.
 
-use super::cdr::{BackendRecord, Cdr, CdrLog, DigitRecord, MediaRecord, RecordingRecord};
+use super::cdr::{
+    BackendRecord, Cdr, CdrLog, DigitRecord, MediaRecord, PromptRecord, RecordingRecord,
+};
 use super::ports::Lease;
 use super::sip_task::Control;
 use super::{Clock, RuntimeConfig, Services};
@@ -369,8 +371,11 @@ impl Live {
                 };
                 let law = m.law();
                 self.scratch.clear();
+                let since = self.answered.map_or(0, |a| now.0.saturating_sub(a.0));
                 for f in &fragments {
-                    self.cdr.prompts.push(prompt_name(f));
+                    self.cdr
+                        .prompts
+                        .push(prompt_record(f, self.flow.language(), since));
                     if let Err(e) = self.s.services.bank.resolve(f, law, &mut self.scratch) {
                         tracing::warn!(error = %e, "prompt not played");
                     }
@@ -698,14 +703,24 @@ impl Live {
     }
 }
 
-/// How a fragment is named in the call record.
-fn prompt_name(f: &crate::flow::Fragment) -> String {
+/// How a fragment appears in the call record.
+fn prompt_record(f: &crate::flow::Fragment, current: ivr_dsl::Lang, at_ms: u64) -> PromptRecord {
     use crate::flow::Fragment;
-    match f {
-        Fragment::Prompt { id, .. } => id.clone(),
-        Fragment::Value { text, .. } => format!("value:{text}"),
-        Fragment::Recording(_) => "recording".into(),
-        Fragment::Beep => "beep".into(),
+    let (id, lang, style) = match f {
+        Fragment::Prompt { id, lang } => (id.clone(), *lang, None),
+        Fragment::Value { text, style, lang } => (
+            format!("value:{text}"),
+            *lang,
+            Some(format!("{style:?}").to_lowercase()),
+        ),
+        Fragment::Recording(_) => ("recording".into(), current, None),
+        Fragment::Beep => ("beep".into(), current, None),
+    };
+    PromptRecord {
+        id,
+        lang: lang.code().into(),
+        style,
+        at_ms,
     }
 }
 

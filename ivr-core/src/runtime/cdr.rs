@@ -18,6 +18,20 @@ pub struct DigitRecord {
     pub at_ms: u64,
 }
 
+/// A prompt or spoken value the call played.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PromptRecord {
+    /// Message id, or `value:TEXT` for a spoken value, `recording`, `beep`.
+    pub id: String,
+    /// Language code.
+    pub lang: String,
+    /// For a value: how it was spoken (`digits`, `number`, `date`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    /// Milliseconds after the call was answered when it was queued.
+    pub at_ms: u64,
+}
+
 /// A recording the call made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RecordingRecord {
@@ -85,8 +99,8 @@ pub struct Cdr {
     pub language: String,
     /// Flows and steps entered, in order (`flow main`, `step menu`).
     pub steps: Vec<String>,
-    /// Prompt ids played, in order (values as `value:TEXT`).
-    pub prompts: Vec<String>,
+    /// Prompts and values played, in order.
+    pub prompts: Vec<PromptRecord>,
     /// Keys received.
     pub digits: Vec<DigitRecord>,
     /// Recordings made.
