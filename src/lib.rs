@@ -10,4 +10,5 @@ pub use ivr_core as core;
 pub use ivr_dsl as dsl;
 
 pub mod project;
+pub mod reload;
 pub mod settings;

@@ -2,10 +2,10 @@
 
 use super::LangArg;
 use ivr::core::backend::ops::Operations;
-use ivr::core::flow::{Defaults, Program};
 use ivr::core::prompts::Catalog;
 use ivr::core::runtime::bank::PromptBank;
 use ivr::core::runtime::{Server, Services};
+use ivr::reload::ScriptSource;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,10 @@ pub struct Args {
     /// `limits.grace_seconds`).
     #[arg(long)]
     grace: Option<u64>,
+    /// How often to look for changes of the script, in milliseconds (0: reload on SIGHUP
+    /// only).
+    #[arg(long, default_value_t = 1000)]
+    reload_poll: u64,
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
@@ -48,6 +52,8 @@ pub struct Prepared {
     pub runtime: ivr::core::runtime::RuntimeConfig,
     /// Script, prompts, backend, destinations.
     pub services: Arc<Services>,
+    /// Where the script came from (for reloads).
+    pub source: ScriptSource,
 }
 
 /// Compiles `flow` and loads its project's settings, prompts and complaint store (in `data`).
@@ -58,15 +64,16 @@ pub fn prepare(
     data: &std::path::Path,
     lang: Option<LangArg>,
 ) -> Result<Prepared, ExitCode> {
-    let bytes = super::read(&flow.to_path_buf())?;
     let settings = ivr::settings::serve_settings(flow, config).map_err(|e| fail(2, e))?;
     let prompts = prompts
         .map(std::path::Path::to_path_buf)
         .or(settings.prompts.clone());
-    let env =
-        ivr::project::environment(flow, prompts.as_deref(), config).map_err(|e| fail(2, e))?;
-    let program = Program::compile(&bytes, &env, Defaults::default())
-        .map_err(|e| fail(1, format!("{}: {e}", flow.display())))?;
+    let source = ScriptSource {
+        flow: flow.to_path_buf(),
+        config: config.map(std::path::Path::to_path_buf),
+        prompts: prompts.clone(),
+    };
+    let (program, version) = ivr::reload::compile(&source).map_err(|e| fail(1, e))?;
     let mut call_config = ivr::project::call_config(flow, config).map_err(|e| fail(2, e))?;
     if let Some(l) = lang {
         call_config.default_language = l.into();
@@ -83,12 +90,17 @@ pub fn prepare(
     runtime.data = data.to_path_buf();
     let services = Arc::new(Services::new(
         Arc::new(program),
+        &version,
         Arc::new(call_config),
         Arc::new(PromptBank::new(Arc::new(catalog))),
         Arc::new(Operations::new(Arc::new(store))),
         settings.transfer,
     ));
-    Ok(Prepared { runtime, services })
+    Ok(Prepared {
+        runtime,
+        services,
+        source,
+    })
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -102,7 +114,7 @@ pub fn run(a: Args) -> ExitCode {
         Ok(p) => p,
         Err(c) => return c,
     };
-    let (mut rc, services) = (p.runtime, p.services);
+    let (mut rc, services, source) = (p.runtime, p.services, p.source);
     if let Some(l) = a.listen {
         rc.listen = l;
     }
@@ -124,11 +136,18 @@ pub fn run(a: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(2, format!("cannot start the runtime: {e}")),
     };
+    let services_for_reload = Arc::clone(&services);
     rt.block_on(async move {
         let server = match Server::start(rc, services).await {
             Ok(s) => s,
             Err(e) => return fail(2, e),
         };
+        let poll = (a.reload_poll > 0).then(|| std::time::Duration::from_millis(a.reload_poll));
+        let watcher = tokio::spawn(ivr::reload::watch(
+            source,
+            Arc::clone(&services_for_reload),
+            poll,
+        ));
         // The first line says where to call (tests and scripts read it).
         println!(
             "ivr: listening on {} (udp, tcp); call records in {}",
@@ -165,6 +184,7 @@ pub fn run(a: Args) -> ExitCode {
             })
         };
         let summary = server.wait().await;
+        watcher.abort();
         again.abort();
         println!(
             "ivr: stopped: {} calls answered, {} refused, {} ended at shutdown; \

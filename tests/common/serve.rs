@@ -67,6 +67,11 @@ impl Served {
 
     /// [`Served::start`] with more lines for the `rtp:` section (`"  inband: on\n"`).
     pub fn start_with_rtp(name: &str, flow: &str, extra: &str, rtp_lines: &str) -> Served {
+        Served::launch(name, flow, extra, rtp_lines, &[])
+    }
+
+    /// The most general start: `args` go to `ivr serve` as well.
+    pub fn launch(name: &str, flow: &str, extra: &str, rtp_lines: &str, args: &[&str]) -> Served {
         let scratch = Scratch::new(name);
         let base = std::fs::read_to_string(repo().join("ivr.yaml")).expect("ivr.yaml");
         let rtp = free_port();
@@ -86,6 +91,7 @@ impl Served {
             .arg("--data")
             .arg(&data)
             .args(["--prompts", "prompts"])
+            .args(args)
             .current_dir(repo())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -147,6 +153,15 @@ impl Served {
                 return c;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a signal (`"HUP"`, `"TERM"`…).
+    pub fn signal(&self, name: &str) {
+        if let Some(c) = self.child.as_ref() {
+            let _ = Command::new("kill")
+                .args([&format!("-{name}"), &c.id().to_string()])
+                .status();
         }
     }
 

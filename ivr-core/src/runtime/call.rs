@@ -119,7 +119,8 @@ fn sends(d: Direction) -> bool {
 
 impl Live {
     fn new(s: CallStart) -> Self {
-        let flow = Call::new(s.services.program(), Arc::clone(&s.services.call_config));
+        let (program, version) = s.services.script();
+        let flow = Call::new(program, Arc::clone(&s.services.call_config));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let cdr = Cdr {
             call_id: s.call_id.clone(),
@@ -127,6 +128,7 @@ impl Live {
             to: s.to.clone(),
             started_at: s.started_at.to_string(),
             language: s.services.call_config.default_language.code().into(),
+            script: version.to_string(),
             ..Default::default()
         };
         Live {

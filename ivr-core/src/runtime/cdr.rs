@@ -97,6 +97,9 @@ pub struct Cdr {
     pub hangup_by: String,
     /// The caller's language at the end.
     pub language: String,
+    /// The version of the script the call ran (`sha256:` and the first 12 hex digits of the
+    /// script's bytes): calls keep the version they started with across a reload.
+    pub script: String,
     /// Flows and steps entered, in order (`flow main`, `step menu`).
     pub steps: Vec<String>,
     /// Prompts and values played, in order.

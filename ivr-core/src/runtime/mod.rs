@@ -118,7 +118,8 @@ impl Default for RuntimeConfig {
 
 /// What every call shares: the script, its settings, prompt audio and the backend.
 pub struct Services {
-    program: RwLock<Arc<Program>>,
+    /// The script new calls run, and its version (what the call records name).
+    script: RwLock<(Arc<Program>, Arc<str>)>,
     /// Settings of every call.
     pub call_config: Arc<CallConfig>,
     /// Prompt audio.
@@ -139,16 +140,17 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
-    /// Services running `program`.
+    /// Services running `program` (its `version` goes into call records: a content hash).
     pub fn new(
         program: Arc<Program>,
+        version: &str,
         call_config: Arc<CallConfig>,
         bank: Arc<PromptBank>,
         ops: Arc<Operations>,
         transfer: BTreeMap<String, String>,
     ) -> Self {
         Services {
-            program: RwLock::new(program),
+            script: RwLock::new((program, Arc::from(version))),
             call_config,
             bank,
             ops,
@@ -156,20 +158,23 @@ impl Services {
         }
     }
 
-    /// The script new calls run.
-    pub fn program(&self) -> Arc<Program> {
-        match self.program.read() {
-            Ok(p) => Arc::clone(&p),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+    /// The script new calls run, with its version.
+    pub fn script(&self) -> (Arc<Program>, Arc<str>) {
+        let g = match self.script.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        (Arc::clone(&g.0), Arc::clone(&g.1))
     }
 
-    /// Replaces the script for calls that start from now on; calls in progress keep theirs.
-    pub fn set_program(&self, p: Arc<Program>) {
-        match self.program.write() {
-            Ok(mut g) => *g = p,
-            Err(poisoned) => *poisoned.into_inner() = p,
-        }
+    /// Replaces the script for calls that start from now on; calls in progress keep theirs
+    /// (hot reload).
+    pub fn set_script(&self, p: Arc<Program>, version: &str) {
+        let mut g = match self.script.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *g = (p, Arc::from(version));
     }
 }
 

@@ -353,6 +353,7 @@ impl Reactor {
             outcome,
             hangup_by: by.into(),
             language: self.services.call_config.default_language.code().into(),
+            script: self.services.script().1.to_string(),
             ..Cdr::default()
         };
         if let Err(e) = self.cdr.write(&cdr) {
