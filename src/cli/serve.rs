@@ -35,6 +35,9 @@ pub struct Args {
     /// `limits.grace_seconds`).
     #[arg(long)]
     grace: Option<u64>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9940).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
     /// How often to look for changes of the script, in milliseconds (0: reload on SIGHUP
     /// only).
     #[arg(long, default_value_t = 1000)]
@@ -142,6 +145,27 @@ pub fn run(a: Args) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(2, e),
         };
+        let metrics_task = match a.metrics {
+            Some(addr) => {
+                match ivr::core::runtime::metrics::serve(
+                    addr,
+                    Arc::clone(&services_for_reload.metrics),
+                )
+                .await
+                {
+                    Ok((bound, task)) => {
+                        tracing::info!(%bound, "metrics at http://{bound}/metrics");
+                        Some((bound, task))
+                    }
+                    Err(e) => {
+                        server.shutdown();
+                        let _ = server.wait().await;
+                        return fail(2, format!("cannot serve metrics on {addr}: {e}"));
+                    }
+                }
+            }
+            None => None,
+        };
         let poll = (a.reload_poll > 0).then(|| std::time::Duration::from_millis(a.reload_poll));
         let watcher = tokio::spawn(ivr::reload::watch(
             source,
@@ -150,9 +174,13 @@ pub fn run(a: Args) -> ExitCode {
         ));
         // The first line says where to call (tests and scripts read it).
         println!(
-            "ivr: listening on {} (udp, tcp); call records in {}",
+            "ivr: listening on {} (udp, tcp); call records in {}{}",
             server.local_addr(),
-            server.cdr_path().display()
+            server.cdr_path().display(),
+            metrics_task
+                .as_ref()
+                .map(|(b, _)| format!("; metrics at http://{b}/metrics"))
+                .unwrap_or_default()
         );
         let _ = std::io::stdout().flush();
         let signals = tokio::spawn(async {
@@ -185,6 +213,9 @@ pub fn run(a: Args) -> ExitCode {
         };
         let summary = server.wait().await;
         watcher.abort();
+        if let Some((_, t)) = metrics_task {
+            t.abort();
+        }
         again.abort();
         println!(
             "ivr: stopped: {} calls answered, {} refused, {} ended at shutdown; \

@@ -50,6 +50,8 @@ pub struct Served {
     pub addr: SocketAddr,
     /// Its data folder.
     pub data: PathBuf,
+    /// The first line it printed.
+    pub banner: String,
     scratch: Scratch,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
@@ -125,6 +127,7 @@ impl Served {
             child: Some(child),
             addr,
             data,
+            banner: first,
             scratch,
             stderr: Some(stderr),
         }

@@ -208,6 +208,9 @@ impl Live {
         {
             let late = now.0 - m.poll_timeout().0;
             self.s.load.tick(late, u64::from(m.ptime_ms()));
+            if late > u64::from(m.ptime_ms()) {
+                self.s.services.metrics.late_tick();
+            }
             m.handle_timeout(now);
         }
         if self.flow.poll_timeout().is_some_and(|t| t <= now) {
@@ -282,6 +285,7 @@ impl Live {
                     return;
                 }
                 self.answered = Some(now);
+                self.s.services.metrics.call_started();
                 self.cdr.answered_at = Some(jiff::Timestamp::now().to_string());
                 self.apply(&media);
                 let mut random = [0u8; 12];
@@ -461,6 +465,8 @@ impl Live {
             Output::Event(e) => match e {
                 FlowEvent::Flow(n) => self.cdr.steps.push(format!("flow {n}")),
                 FlowEvent::Step(n) => self.cdr.steps.push(format!("step {n}")),
+                FlowEvent::Noinput(_) => self.s.services.metrics.input_event(true),
+                FlowEvent::Nomatch(_) => self.s.services.metrics.input_event(false),
                 FlowEvent::Ended(o) => {
                     tracing::info!(outcome = o.as_str(), "flow ended");
                     if self.cdr.outcome.is_empty() {
@@ -558,6 +564,11 @@ impl Live {
                 index,
             } => {
                 if let Some(b) = self.cdr.backend.get_mut(index) {
+                    self.s.services.metrics.backend(
+                        &b.op,
+                        ms as f64 / 1000.0,
+                        matches!(result, BackendResult::Failure(_)),
+                    );
                     b.ms = ms;
                     (b.result, b.detail) = match &result {
                         BackendResult::Ok(v) => ("ok".into(), v.text()),
@@ -693,6 +704,10 @@ impl Live {
             });
         }
         self.cdr.ended_at = jiff::Timestamp::now().to_string();
+        let answered_s = self
+            .answered
+            .map(|a| self.s.clock.now().0.saturating_sub(a.0) as f64 / 1000.0);
+        self.s.services.metrics.call_ended(&self.cdr, answered_s);
         if let Err(e) = self.s.cdr.write(&self.cdr) {
             tracing::error!(error = %e, "call record not written");
         }

@@ -19,6 +19,7 @@
 pub mod bank;
 mod call;
 pub mod cdr;
+pub mod metrics;
 pub mod phone;
 pub mod ports;
 mod sip_task;
@@ -128,6 +129,8 @@ pub struct Services {
     pub ops: Arc<Operations>,
     /// Transfer destinations: the name a script uses → SIP URI.
     pub transfer: BTreeMap<String, String>,
+    /// Operating metrics (Prometheus).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Services {
@@ -155,6 +158,7 @@ impl Services {
             bank,
             ops,
             transfer,
+            metrics: Arc::new(metrics::Metrics::new()),
         }
     }
 

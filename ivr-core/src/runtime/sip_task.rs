@@ -356,6 +356,7 @@ impl Reactor {
             script: self.services.script().1.to_string(),
             ..Cdr::default()
         };
+        self.services.metrics.call_ended(&cdr, None);
         if let Err(e) = self.cdr.write(&cdr) {
             tracing::error!(error = %e, "call record not written");
         }
