@@ -8,6 +8,7 @@ mod dtmf;
 mod fmt;
 mod graph;
 mod prompts;
+mod report;
 mod say;
 mod serve;
 mod simulate;
@@ -68,6 +69,8 @@ enum Command {
     Tickets(tickets::Args),
     /// Answer SIP calls (UDP and TCP) with a script until SIGINT or SIGTERM.
     Serve(serve::Args),
+    /// KPIs from the call records and the complaint store.
+    Report(report::Args),
     /// Place a real SIP call (test softphone): keys, a spoken WAV, a recording of the call.
     Call(call::Args),
     /// The hotline end to end on loopback: serve, then file a complaint in Arabic and track
@@ -100,6 +103,7 @@ pub fn run() -> ExitCode {
         Command::Tickets(a) => tickets::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Call(a) => call::run(a),
+        Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
     }
 }
