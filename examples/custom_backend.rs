@@ -104,7 +104,8 @@ impl Operation for DistrictName {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the example.
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The checker must know the extra operation (in a project, `ivr.yaml` declares it).
     let mut env = Environment::default();
     env.operations.insert(

@@ -28,7 +28,8 @@ flow start
     hangup
 ";
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the example.
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `compile` checks the script first; `ivr check` shows why one does not compile.
     let program = Arc::new(Program::compile(
         SCRIPT.as_bytes(),
