@@ -1,5 +1,5 @@
-//! SIP message codec, the adapter layer in front of typed parsing: it reads the start line
-//! first (so unknown methods get 501 instead of a parse failure), unfolds continuation lines,
+//! SIP message codec, our own (not `rsip`: docs/sip-conformance.md, "Why the codec is our
+//! own", and `tests/rsip_gaps.rs` measure why): it reads the start line first (so unknown methods get 501 instead of a parse failure), unfolds continuation lines,
 //! expands compact header names (RFC 3261 §7.3.3), frames the body by Content-Length (UDP:
 //! extra octets dropped, too few rejected; TCP: [`Framer`]), checks the mandatory and
 //! single-valued headers and the scalar fields, and keeps every header line verbatim so Via
