@@ -29,8 +29,9 @@ pub struct Args {
     /// How keys are sent.
     #[arg(long, value_enum, default_value = "rfc4733")]
     dtmf: Dtmf,
-    /// When each key group goes: `pause:MS` after the previous one (barge-in), or
-    /// `silence:MS` once the far end has been quiet that long after speaking.
+    /// When each key group goes: `pause:MS` after the previous one (barge-in), `silence:MS`
+    /// once the far end has been quiet that long after speaking, or `resume:MS` as soon as
+    /// the far end's audio resumes after at least that much silence.
     #[arg(long, default_value = "pause:1500")]
     key_timing: String,
     /// The caller's voice (WAV): spoken after the far end's beep.
@@ -84,6 +85,7 @@ fn timing(s: &str) -> Option<KeyTiming> {
     match kind {
         "pause" => Some(KeyTiming::Pause(ms.parse().unwrap_or(1500))),
         "silence" => Some(KeyTiming::Silence(ms.parse().unwrap_or(800))),
+        "resume" => Some(KeyTiming::Resume(ms.parse().unwrap_or(300))),
         _ => None,
     }
 }
@@ -115,7 +117,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     let Some(key_timing) = timing(&a.key_timing) else {
         return fail(format!(
-            "--key-timing {}: expected pause:MS or silence:MS",
+            "--key-timing {}: expected pause:MS, silence:MS or resume:MS",
             a.key_timing
         ));
     };
@@ -224,6 +226,7 @@ mod tests {
         assert_eq!(duration("soon"), None);
         assert_eq!(timing("silence:600"), Some(KeyTiming::Silence(600)));
         assert_eq!(timing("pause"), Some(KeyTiming::Pause(1500)));
+        assert_eq!(timing("resume:250"), Some(KeyTiming::Resume(250)));
         assert_eq!(timing("later"), None);
     }
 }

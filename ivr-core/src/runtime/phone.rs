@@ -36,6 +36,9 @@ pub enum KeyTiming {
     /// Once the far end has played audio and then been silent this many milliseconds (the
     /// prompt ended and the far end waits).
     Silence(u64),
+    /// As soon as the far end's audio resumes after at least this many milliseconds of
+    /// silence (the next prompt began: the keys barge in at its start).
+    Resume(u64),
 }
 
 /// One step of what the caller does.
@@ -134,6 +137,8 @@ struct Ear {
     beep_frames: u32,
     beep_seen: bool,
     audio_ms: u64,
+    /// Set when audio starts again: how long the silence before it was.
+    resumed_after: Option<u64>,
 }
 
 /// Energy above this (about −40 dBm0 mean power) is audio.
@@ -149,6 +154,7 @@ impl Ear {
             beep_frames: 0,
             beep_seen: false,
             audio_ms: 0,
+            resumed_after: None,
         }
     }
 
@@ -173,8 +179,12 @@ impl Ear {
             .map(|&x| f64::from(x).powi(2))
             .sum::<f64>()
             / n;
+        let was_loud = self.loud;
         self.loud = power > LOUD;
         if self.loud {
+            if !was_loud {
+                self.resumed_after = Some(self.quiet_ms);
+            }
             self.quiet_ms = 0;
             self.heard_any = true;
             self.audio_ms += 20;
@@ -361,6 +371,10 @@ pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
                 KeyTiming::Silence(ms) => {
                     ear.heard_any && ear.quiet_ms >= ms && last_step_at.is_some_and(|t| now >= t)
                 }
+                KeyTiming::Resume(ms) => {
+                    let resumed = ear.resumed_after.take().is_some_and(|q| q >= ms);
+                    resumed && last_step_at.is_some_and(|t| now >= t)
+                }
             };
             if ready && !waiting_beep && !speaking && keys_out.is_empty() {
                 match steps.pop_front() {
@@ -490,6 +504,19 @@ mod tests {
         assert!(!ear.hear(&beep[..3000]), "still beeping");
         assert!(ear.hear(&[0i16; 400]), "the beep ended");
         assert!(ear.heard_any && ear.quiet_ms >= 40);
+        // Audio after silence is noted with the length of the silence.
+        let mut ear = Ear::new();
+        ear.hear(&beep[..1600]);
+        assert_eq!(ear.resumed_after, Some(0));
+        ear.resumed_after = None;
+        ear.hear(&[0i16; 4000]);
+        assert_eq!(ear.resumed_after, None);
+        ear.hear(&beep[..1600]);
+        assert_eq!(
+            ear.resumed_after,
+            Some(500),
+            "half a second of silence before"
+        );
         // Speech-like noise is not a beep.
         let noise: Vec<i16> = (0..4000)
             .map(|i| ((i * 7919 % 2000) as i16 - 1000) * 4)
