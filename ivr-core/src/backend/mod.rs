@@ -1,7 +1,9 @@
 //! Complaint capture: the pluggable [`ComplaintBackend`] boundary, ticket numbers, and the
 //! embedded SQLite store that is the default.
 
+pub mod open311;
 pub mod ops;
+pub mod outbox;
 pub mod sqlite;
 pub mod ticket;
 

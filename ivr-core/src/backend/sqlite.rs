@@ -13,7 +13,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &["CREATE TABLE complaints (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE complaints (
         id INTEGER PRIMARY KEY,
         call_id TEXT NOT NULL UNIQUE,
         category TEXT NOT NULL,
@@ -33,7 +34,22 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE complaints (
         note TEXT,
         at TEXT NOT NULL
     );
-    CREATE INDEX status_history_complaint ON status_history(complaint_id);"];
+    CREATE INDEX status_history_complaint ON status_history(complaint_id);",
+    // 2: the durable outbox of deliveries to a remote system (Open311).
+    "CREATE TABLE outbox (
+        complaint_id INTEGER PRIMARY KEY REFERENCES complaints(id),
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        token TEXT,
+        remote_id TEXT,
+        remote_status TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_at);",
+];
 
 /// Ticket numbers are this plus the row id, with a check digit: 7 digits for the first
 /// 900,000 complaints.
@@ -46,7 +62,7 @@ pub struct SqliteStore {
     pub service_hours: BTreeMap<String, u64>,
 }
 
-fn err(e: impl std::fmt::Display) -> BackendError {
+pub(crate) fn err(e: impl std::fmt::Display) -> BackendError {
     BackendError::Store(e.to_string())
 }
 
@@ -82,7 +98,7 @@ impl SqliteStore {
         })
     }
 
-    fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, BackendError> {
+    pub(crate) fn db(&self) -> Result<std::sync::MutexGuard<'_, Connection>, BackendError> {
         self.db
             .lock()
             .map_err(|_| BackendError::Store("store lock poisoned".into()))
@@ -90,13 +106,35 @@ impl SqliteStore {
 
     /// Files a complaint (idempotent by call id); returns the ticket number.
     pub fn submit_sync(&self, c: &Complaint) -> Result<String, BackendError> {
+        let mut db = self.db()?;
+        let tx = db.transaction().map_err(err)?;
+        let id = Self::insert(&tx, c)?;
+        tx.commit().map_err(err)?;
+        Ok(ticket::ticket(FIRST + id as u64))
+    }
+
+    /// The ticket number of a complaint row.
+    pub(crate) fn ticket_of(id: i64) -> String {
+        ticket::ticket(FIRST + id as u64)
+    }
+
+    /// The complaint row of a ticket number (check digit verified).
+    pub(crate) fn id_of(t: &str) -> Option<i64> {
+        ticket::sequence(t)
+            .and_then(|n| n.checked_sub(FIRST))
+            .and_then(|n| i64::try_from(n).ok())
+    }
+
+    /// Inserts a complaint in `tx` unless its call id is already filed; returns its row id.
+    pub(crate) fn insert(
+        tx: &rusqlite::Transaction<'_>,
+        c: &Complaint,
+    ) -> Result<i64, BackendError> {
         if c.category.trim().is_empty() || c.call_id.trim().is_empty() {
             return Err(BackendError::Invalid(
                 "a complaint needs a category and a call id".into(),
             ));
         }
-        let mut db = self.db()?;
-        let tx = db.transaction().map_err(err)?;
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT id FROM complaints WHERE call_id = ?1",
@@ -105,40 +143,43 @@ impl SqliteStore {
             )
             .optional()
             .map_err(err)?;
-        let id = match existing {
-            Some(id) => id,
-            None => {
-                let rec = c.recording.as_ref();
-                tx.execute(
-                    "INSERT INTO complaints (call_id, category, district, location, recording_path,
-                        recording_ms, recording_sha256, caller, language, channel, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
-                        c.call_id,
-                        c.category,
-                        c.district,
-                        c.location,
-                        rec.map(|r| r.path.clone()),
-                        rec.map(|r| r.duration_ms as i64),
-                        rec.and_then(|r| r.sha256.clone()),
-                        c.caller,
-                        c.language,
-                        c.channel,
-                        c.at,
-                    ],
-                )
-                .map_err(err)?;
-                let id = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO status_history (complaint_id, status, note, at) VALUES (?1, 'received', NULL, ?2)",
-                    params![id, c.at],
-                )
-                .map_err(err)?;
-                id
-            }
-        };
-        tx.commit().map_err(err)?;
-        Ok(ticket::ticket(FIRST + id as u64))
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let rec = c.recording.as_ref();
+        tx.execute(
+            "INSERT INTO complaints (call_id, category, district, location, recording_path,
+                recording_ms, recording_sha256, caller, language, channel, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                c.call_id,
+                c.category,
+                c.district,
+                c.location,
+                rec.map(|r| r.path.clone()),
+                rec.map(|r| r.duration_ms as i64),
+                rec.and_then(|r| r.sha256.clone()),
+                c.caller,
+                c.language,
+                c.channel,
+                c.at,
+            ],
+        )
+        .map_err(err)?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO status_history (complaint_id, status, note, at) VALUES (?1, 'received', NULL, ?2)",
+            params![id, c.at],
+        )
+        .map_err(err)?;
+        Ok(id)
+    }
+
+    /// Whether the store answers.
+    pub fn health_sync(&self) -> Result<(), BackendError> {
+        self.db()?
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(err)
     }
 
     /// A ticket's state as of `now` (RFC 3339; escalation is judged against it).
@@ -294,9 +335,7 @@ impl ComplaintBackend for SqliteStore {
     }
 
     async fn health(&self) -> Result<(), BackendError> {
-        self.db()?
-            .query_row("SELECT 1", [], |_| Ok(()))
-            .map_err(err)
+        self.health_sync()
     }
 }
 
