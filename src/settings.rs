@@ -18,6 +18,14 @@
 //!   grace_seconds: 30
 //!   backend_timeout_seconds: 10
 //! prompts: prompts             # relative to the project folder
+//! backend:                     # default: the embedded SQLite store only
+//!   kind: open311              # file locally, deliver to a GeoReport v2 endpoint
+//!   endpoint: https://city.example/open311/v2
+//!   api_key: SECRET
+//!   jurisdiction_id: city.example
+//!   service_codes: { roads: "POTHOLE", lighting: "STREETLIGHT" }
+//!   media_base_url: https://ivr.city.example/recordings
+//!   timeout_seconds: 10
 //! ```
 
 use crate::project::{ProjectError, find_root};
@@ -54,6 +62,20 @@ struct File {
     limits: Limits,
     prompts: Option<PathBuf>,
     transfer: BTreeMap<String, String>,
+    backend: Option<Backend>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Backend {
+    kind: String,
+    endpoint: Option<String>,
+    api_key: Option<String>,
+    jurisdiction_id: Option<String>,
+    #[serde(default)]
+    service_codes: BTreeMap<String, String>,
+    media_base_url: Option<String>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +114,8 @@ pub struct ServeSettings {
     pub prompts: Option<PathBuf>,
     /// Transfer destinations by name.
     pub transfer: BTreeMap<String, String>,
+    /// Where complaints go beyond the local store (`None`: the store only).
+    pub open311: Option<ivr_core::backend::open311::Open311Config>,
 }
 
 /// Reads `config` (or the `ivr.yaml` of `script`'s project); defaults when there is none.
@@ -115,6 +139,7 @@ pub fn serve_settings(
             runtime: rc,
             prompts: default_prompts,
             transfer: BTreeMap::new(),
+            open311: None,
         });
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io {
@@ -194,12 +219,40 @@ pub fn serve_settings(
     if let Some(t) = f.limits.backend_timeout_seconds {
         rc.backend_timeout = Duration::from_secs(t.max(1));
     }
+    let open311 = match f.backend {
+        None => None,
+        Some(b) => match b.kind.as_str() {
+            "sqlite" => None,
+            "open311" => {
+                let endpoint = b
+                    .endpoint
+                    .filter(|e| e.starts_with("http://") || e.starts_with("https://"))
+                    .ok_or_else(|| bad("backend.endpoint: an http(s) URL is needed".into()))?;
+                let mut c = ivr_core::backend::open311::Open311Config {
+                    endpoint,
+                    api_key: b.api_key,
+                    jurisdiction_id: b.jurisdiction_id,
+                    service_codes: b.service_codes,
+                    media_base_url: b.media_base_url,
+                    ..Default::default()
+                };
+                if let Some(t) = b.timeout_seconds {
+                    c.timeout = Duration::from_secs(t.max(1));
+                }
+                Some(c)
+            }
+            other => {
+                return Err(bad(format!("backend.kind: `{other}` (sqlite, open311)")));
+            }
+        },
+    };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let prompts = f.prompts.map(|p| base.join(p)).or(default_prompts);
     Ok(ServeSettings {
         runtime: rc,
         prompts,
         transfer: f.transfer,
+        open311,
     })
 }
 
@@ -232,6 +285,15 @@ mod tests {
         assert_eq!(s.runtime.max_calls, 7);
         assert_eq!(s.runtime.grace, Duration::from_secs(2));
         assert_eq!(s.transfer["agents"], "sip:a@127.0.0.1");
+        assert!(s.open311.is_none());
+        let p = write(
+            "o311",
+            "backend:\n  kind: open311\n  endpoint: http://127.0.0.1:9/v2\n  service_codes: { roads: POTHOLE }\n  timeout_seconds: 3\n",
+        );
+        let s = serve_settings(Path::new("x.flow"), Some(&p)).expect("valid");
+        let o = s.open311.expect("open311 configured");
+        assert_eq!(o.service_codes["roads"], "POTHOLE");
+        assert_eq!(o.timeout, Duration::from_secs(3));
     }
 
     #[test]
@@ -242,6 +304,8 @@ mod tests {
             ("rtp:\n  ports: [5000, 4000]\n", "rtp.ports"),
             ("rtp:\n  inband: maybe\n", "maybe"),
             ("sip:\n  lisen: 1.2.3.4:5\n", "lisen"),
+            ("backend:\n  kind: carrier-pigeon\n", "carrier-pigeon"),
+            ("backend:\n  kind: open311\n", "backend.endpoint"),
         ] {
             let p = write("bad", text);
             let e = serve_settings(Path::new("x.flow"), Some(&p)).expect_err(text);

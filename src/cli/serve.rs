@@ -89,6 +89,13 @@ pub fn prepare(
     };
     let catalog = Catalog::load(&prompt_dir).map_err(|e| fail(2, e))?;
     let store = super::tickets::open(data)?;
+    let backend: Arc<dyn ivr::core::backend::ComplaintBackend> = match settings.open311.clone() {
+        Some(cfg) => Arc::new(ivr::core::backend::open311::Open311Backend::start(
+            Arc::new(store),
+            cfg,
+        )),
+        None => Arc::new(store),
+    };
     let mut runtime = settings.runtime;
     runtime.data = data.to_path_buf();
     let services = Arc::new(Services::new(
@@ -96,7 +103,7 @@ pub fn prepare(
         &version,
         Arc::new(call_config),
         Arc::new(PromptBank::new(Arc::new(catalog))),
-        Arc::new(Operations::new(Arc::new(store))),
+        Arc::new(Operations::new(backend)),
         settings.transfer,
     ));
     Ok(Prepared {
