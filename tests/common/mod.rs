@@ -16,4 +16,5 @@ pub fn ivr(args: &[&str]) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("utf-8 output")
 }
+pub mod georeport;
 pub mod serve;

@@ -74,6 +74,18 @@ impl Served {
 
     /// The most general start: `args` go to `ivr serve` as well.
     pub fn launch(name: &str, flow: &str, extra: &str, rtp_lines: &str, args: &[&str]) -> Served {
+        Served::launch_data(name, flow, extra, rtp_lines, args, None)
+    }
+
+    /// [`Served::launch`] with a data folder of the test's own (to restart on the same data).
+    pub fn launch_data(
+        name: &str,
+        flow: &str,
+        extra: &str,
+        rtp_lines: &str,
+        args: &[&str],
+        data: Option<&Path>,
+    ) -> Served {
         let scratch = Scratch::new(name);
         let base = std::fs::read_to_string(repo().join("ivr.yaml")).expect("ivr.yaml");
         let rtp = free_port();
@@ -86,7 +98,7 @@ impl Served {
             ),
         )
         .expect("config");
-        let data = scratch.0.join("data");
+        let data = data.map_or_else(|| scratch.0.join("data"), Path::to_path_buf);
         let mut child = Command::new(env!("CARGO_BIN_EXE_ivr"))
             .args(["serve", flow, "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
@@ -166,6 +178,18 @@ impl Served {
                 .args([&format!("-{name}"), &c.id().to_string()])
                 .status();
         }
+    }
+
+    /// SIGKILL: the process dies at once; returns what it logged until then.
+    pub fn kill9(mut self) -> String {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 
     /// Sends SIGTERM.

@@ -575,6 +575,7 @@ impl Live {
                         BackendResult::NotFound => ("not_found".into(), String::new()),
                         BackendResult::Failure(e) => ("failure".into(), e.clone()),
                     };
+                    tracing::info!(op = %b.op, result = %b.result, detail = %b.detail, ms, "backend answered");
                 }
                 self.flow.handle(Input::Backend { id, result }, now);
             }
