@@ -26,6 +26,10 @@
 //!   service_codes: { roads: "POTHOLE", lighting: "STREETLIGHT" }
 //!   media_base_url: https://ivr.city.example/recordings
 //!   timeout_seconds: 10
+//! notify:                      # SMS to callers and notices to staff (templates in
+//!   webhook: https://sms.example/send   # prompts/<lang>/sms/*.ftl), or
+//!   file: notifications.jsonl  # one JSON line per notice (relative to the data folder)
+//!   staff: true                # also a notice to staff for each new complaint
 //! ```
 
 use crate::project::{ProjectError, find_root};
@@ -63,6 +67,40 @@ struct File {
     prompts: Option<PathBuf>,
     transfer: BTreeMap<String, String>,
     backend: Option<Backend>,
+    notify: Option<Notify>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Notify {
+    webhook: Option<String>,
+    file: Option<PathBuf>,
+    #[serde(default)]
+    staff: bool,
+    timeout_seconds: Option<u64>,
+}
+
+/// Where notices go (`notify:` in `ivr.yaml`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// POST JSON here.
+    Webhook {
+        /// The URL.
+        url: String,
+        /// Time limit per request.
+        timeout: Duration,
+    },
+    /// Append JSON lines to this file (relative paths: in the data folder).
+    File(PathBuf),
+}
+
+/// The notification settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// Where notices go.
+    pub target: NotifyTarget,
+    /// Whether staff get a notice per new complaint.
+    pub staff: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +154,8 @@ pub struct ServeSettings {
     pub transfer: BTreeMap<String, String>,
     /// Where complaints go beyond the local store (`None`: the store only).
     pub open311: Option<ivr_core::backend::open311::Open311Config>,
+    /// Notifications, when configured.
+    pub notify: Option<NotifySettings>,
 }
 
 /// Reads `config` (or the `ivr.yaml` of `script`'s project); defaults when there is none.
@@ -140,6 +180,7 @@ pub fn serve_settings(
             prompts: default_prompts,
             transfer: BTreeMap::new(),
             open311: None,
+            notify: None,
         });
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io {
@@ -246,6 +287,29 @@ pub fn serve_settings(
             }
         },
     };
+    let notify = match f.notify {
+        None => None,
+        Some(n) => {
+            let target = match (n.webhook, n.file) {
+                (Some(url), None) if url.starts_with("http://") || url.starts_with("https://") => {
+                    NotifyTarget::Webhook {
+                        url,
+                        timeout: Duration::from_secs(n.timeout_seconds.unwrap_or(10).max(1)),
+                    }
+                }
+                (None, Some(file)) => NotifyTarget::File(file),
+                _ => {
+                    return Err(bad(
+                        "notify: give either `webhook: http(s)://…` or `file: PATH`".into(),
+                    ));
+                }
+            };
+            Some(NotifySettings {
+                target,
+                staff: n.staff,
+            })
+        }
+    };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let prompts = f.prompts.map(|p| base.join(p)).or(default_prompts);
     Ok(ServeSettings {
@@ -253,6 +317,7 @@ pub fn serve_settings(
         prompts,
         transfer: f.transfer,
         open311,
+        notify,
     })
 }
 
@@ -306,6 +371,7 @@ mod tests {
             ("sip:\n  lisen: 1.2.3.4:5\n", "lisen"),
             ("backend:\n  kind: carrier-pigeon\n", "carrier-pigeon"),
             ("backend:\n  kind: open311\n", "backend.endpoint"),
+            ("notify:\n  staff: true\n", "notify:"),
         ] {
             let p = write("bad", text);
             let e = serve_settings(Path::new("x.flow"), Some(&p)).expect_err(text);

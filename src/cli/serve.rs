@@ -88,14 +88,39 @@ pub fn prepare(
         ));
     };
     let catalog = Catalog::load(&prompt_dir).map_err(|e| fail(2, e))?;
-    let store = super::tickets::open(data)?;
-    let backend: Arc<dyn ivr::core::backend::ComplaintBackend> = match settings.open311.clone() {
+    let store = Arc::new(super::tickets::open(data)?);
+    let mut backend: Arc<dyn ivr::core::backend::ComplaintBackend> = match settings.open311.clone()
+    {
         Some(cfg) => Arc::new(ivr::core::backend::open311::Open311Backend::start(
-            Arc::new(store),
+            Arc::clone(&store),
             cfg,
         )),
-        None => Arc::new(store),
+        None => store.clone(),
     };
+    if let Some(n) = settings.notify.clone() {
+        use ivr::core::backend::notify;
+        let templates = notify::Templates::load(&prompt_dir).map_err(|e| fail(2, e))?;
+        let notifier: Arc<dyn notify::Notifier> = match n.target {
+            ivr::settings::NotifyTarget::Webhook { url, timeout } => {
+                Arc::new(notify::WebhookNotifier::new(&url, timeout))
+            }
+            ivr::settings::NotifyTarget::File(p) => {
+                Arc::new(notify::FileNotifier::new(&data.join(p)))
+            }
+        };
+        let sender = Arc::new(notify::Notifications::start(
+            Arc::clone(&store),
+            notifier,
+            std::time::Duration::from_secs(5),
+        ));
+        backend = Arc::new(notify::NotifyingBackend::new(
+            backend,
+            Arc::clone(&store),
+            Arc::new(templates),
+            n.staff,
+            sender,
+        ));
+    }
     let mut runtime = settings.runtime;
     runtime.data = data.to_path_buf();
     let services = Arc::new(Services::new(

@@ -35,6 +35,13 @@ enum Command {
         /// A note for the caller.
         #[arg(long)]
         note: Option<String>,
+        /// Queue the caller's SMS about it with the templates of this prompt folder
+        /// (`<lang>/sms/*.ftl`); `ivr serve` with `notify:` sends it.
+        #[arg(long, default_value = "prompts")]
+        prompts: PathBuf,
+        /// Change the status without queueing an SMS.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -120,6 +127,8 @@ pub fn run(a: Args) -> ExitCode {
             ticket,
             status,
             note,
+            prompts,
+            quiet,
         } => {
             let Some(s) = Status::parse(&status) else {
                 eprintln!(
@@ -130,6 +139,21 @@ pub fn run(a: Args) -> ExitCode {
             match store.set_status(&ticket, s, note.as_deref(), &now.to_string()) {
                 Ok(true) => {
                     println!("{ticket}: {}", s.as_str());
+                    if !quiet && prompts.join("en").join("sms").is_dir() {
+                        use ivr::core::backend::notify;
+                        let queued = notify::Templates::load(&prompts).and_then(|t| {
+                            match store.status_at(&ticket, now)? {
+                                Some(info) => {
+                                    notify::queue_status(&store, &t, &info, s, note.as_deref())
+                                }
+                                None => Ok(()),
+                            }
+                        });
+                        match queued {
+                            Ok(()) => println!("{ticket}: the caller's SMS is queued"),
+                            Err(e) => eprintln!("ivr: SMS not queued: {e}"),
+                        }
+                    }
                     ExitCode::SUCCESS
                 }
                 Ok(false) => {

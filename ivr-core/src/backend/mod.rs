@@ -1,6 +1,7 @@
 //! Complaint capture: the pluggable [`ComplaintBackend`] boundary, ticket numbers, and the
 //! embedded SQLite store that is the default.
 
+pub mod notify;
 pub mod open311;
 pub mod ops;
 pub mod outbox;

@@ -49,6 +49,22 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     CREATE INDEX outbox_due ON outbox(state, next_at);",
+    // 3: notices (SMS to callers, staff notices) waiting to be sent.
+    "CREATE TABLE notices (
+        id INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (ticket, kind, recipient)
+    );
+    CREATE INDEX notices_due ON notices(state, next_at);",
 ];
 
 /// Ticket numbers are this plus the row id, with a check digit: 7 digits for the first

@@ -1,0 +1,177 @@
+//! Notifications: queued durably, sent by the thread, retried when the notifier fails, and
+//! delivered by webhook to an HTTP endpoint that fails at first.
+
+use ivr_core::backend::notify::{
+    self, FileNotifier, Notice, Notifications, Notifier, Templates, WebhookNotifier,
+};
+use ivr_core::backend::sqlite::SqliteStore;
+use ivr_core::backend::{Complaint, Status};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn complaint(lang: &str) -> Complaint {
+    Complaint {
+        category: "roads".into(),
+        district: Some("101".into()),
+        location: None,
+        recording: None,
+        caller: "+966500000001".into(),
+        language: lang.into(),
+        channel: "ivr".into(),
+        call_id: format!("n-{lang}"),
+        at: "2026-11-29T08:00:00Z".into(),
+    }
+}
+
+fn store(name: &str) -> (Arc<SqliteStore>, std::path::PathBuf) {
+    let d = std::env::temp_dir().join(format!("ivr-notify-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    (
+        Arc::new(SqliteStore::open(&d.join("complaints.sqlite")).expect("store")),
+        d,
+    )
+}
+
+fn templates() -> Templates {
+    Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts")).expect("templates")
+}
+
+/// Fails the first `fail` deliveries, then writes to a file.
+struct Flaky {
+    fail: AtomicU32,
+    inner: FileNotifier,
+}
+
+impl Notifier for Flaky {
+    fn deliver(&self, n: &Notice) -> Result<(), String> {
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err("gateway down".into());
+        }
+        self.inner.deliver(n)
+    }
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while !ok() {
+        assert!(Instant::now() < until, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn notices_are_retried_until_sent_once() {
+    let (store, dir) = store("flaky");
+    let t = templates();
+    let ticket = store.submit_sync(&complaint("ar")).expect("filed");
+    notify::queue_created(&store, &t, &ticket, &complaint("ar"), true).expect("queued");
+    // Queued twice (a retried submit): still one notice per recipient.
+    notify::queue_created(&store, &t, &ticket, &complaint("ar"), true).expect("queued");
+    let out = dir.join("sent.jsonl");
+    let flaky = Arc::new(Flaky {
+        fail: AtomicU32::new(3),
+        inner: FileNotifier::new(&out),
+    });
+    let n = Notifications::start(Arc::clone(&store), flaky, Duration::from_millis(10));
+    n.wake();
+    wait_for("both sent", || {
+        store
+            .notices()
+            .expect("read")
+            .iter()
+            .all(|(_, s)| s == "sent")
+    });
+    drop(n);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .expect("sent")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let sms = lines
+        .iter()
+        .find(|l| l["to"] == "caller:+966500000001")
+        .expect("the caller's");
+    assert_eq!(sms["language"], "ar");
+    assert!(
+        sms["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("\u{2066}{ticket}\u{2069}"))),
+        "{sms}"
+    );
+    let staff = lines.iter().find(|l| l["to"] == "staff").expect("staff's");
+    assert!(staff["text"].as_str().is_some_and(|t| t.contains("roads")));
+    // A status change queues one more SMS.
+    let info = store
+        .status_at(&ticket, jiff::Timestamp::now())
+        .expect("read")
+        .expect("there");
+    notify::queue_status(&store, &t, &info, Status::Resolved, Some("تم الإصلاح")).expect("queued");
+    assert_eq!(store.notices().expect("read").len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_webhook_posts_json_and_retries_on_errors() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for (i, mut s) in l.incoming().flatten().enumerate() {
+            let mut r = BufReader::new(s.try_clone().expect("clone"));
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = h.split_once(':')
+                    && n.eq_ignore_ascii_case("content-length")
+                {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut b = vec![0u8; len];
+            let _ = r.read_exact(&mut b);
+            let code = if i == 0 { 503 } else { 200 };
+            if code == 200 {
+                seen.lock()
+                    .expect("lock")
+                    .push(String::from_utf8_lossy(&b).into_owned());
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let (store, dir) = store("webhook");
+    let t = templates();
+    let ticket = store.submit_sync(&complaint("en")).expect("filed");
+    notify::queue_created(&store, &t, &ticket, &complaint("en"), false).expect("queued");
+    let hook = Arc::new(WebhookNotifier::new(
+        &format!("http://{addr}/sms"),
+        Duration::from_secs(2),
+    ));
+    let n = Notifications::start(Arc::clone(&store), hook, Duration::from_millis(10));
+    n.wake();
+    wait_for("the SMS", || !bodies.lock().expect("lock").is_empty());
+    drop(n);
+    let body: serde_json::Value =
+        serde_json::from_str(&bodies.lock().expect("lock")[0]).expect("JSON");
+    assert_eq!(body["kind"], "ticket_created");
+    assert_eq!(
+        body["text"],
+        format!(
+            "940: your complaint is registered as ticket {ticket}. To follow it, call 940 and press 2."
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
