@@ -8,23 +8,6 @@ use common::serve::{Scratch, Served, free_port};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FLOW: &str = "languages en
-
-defaults
-    after 3 attempts hangup
-
-flow start
-    collect district digits 3
-        say enter-district
-    set category = \"roads\"
-    set description = \"\"
-    submit create_complaint with category district description into ticket
-        on failure hangup
-    say your-ticket-number-is
-    say ticket as digits
-    hangup
-";
-
 struct Callers(Vec<Child>);
 
 impl Drop for Callers {
@@ -51,7 +34,7 @@ fn stored(data: &std::path::Path) -> Vec<String> {
 fn acknowledged_complaints_survive_kill_9_and_arrive_once() {
     let dir = Scratch::new("kill9");
     let flow = dir.0.join("quick.flow");
-    std::fs::write(&flow, FLOW).expect("write the script");
+    std::fs::write(&flow, common::serve::QUICK_FLOW).expect("write the script");
     let data = dir.0.join("data");
     let endpoint = format!("127.0.0.1:{}", free_port());
     let backend = format!(

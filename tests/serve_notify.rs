@@ -8,23 +8,6 @@ use common::serve::{Scratch, Served};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FLOW: &str = "languages en
-
-defaults
-    after 3 attempts hangup
-
-flow start
-    collect district digits 3
-        say enter-district
-    set category = \"roads\"
-    set description = \"\"
-    submit create_complaint with category district description into ticket
-        on failure hangup
-    say your-ticket-number-is
-    say ticket as digits
-    hangup
-";
-
 fn notices(path: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
     let until = Instant::now() + Duration::from_secs(15);
     loop {
@@ -44,7 +27,7 @@ fn notices(path: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
 fn sms_for_a_new_ticket_and_for_its_status_change() {
     let dir = Scratch::new("notify");
     let flow = dir.0.join("quick.flow");
-    std::fs::write(&flow, FLOW).expect("write");
+    std::fs::write(&flow, common::serve::QUICK_FLOW).expect("write");
     let s = Served::launch(
         "notify",
         flow.to_str().expect("utf-8"),

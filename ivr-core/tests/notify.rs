@@ -6,12 +6,15 @@ use ivr_core::backend::notify::{
 };
 use ivr_core::backend::sqlite::SqliteStore;
 use ivr_core::backend::{Complaint, Status};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "support/http.rs"]
+mod http;
 
 fn complaint(lang: &str) -> Complaint {
     Complaint {
@@ -125,21 +128,7 @@ fn the_webhook_posts_json_and_retries_on_errors() {
     let seen = Arc::clone(&bodies);
     std::thread::spawn(move || {
         for (i, mut s) in l.incoming().flatten().enumerate() {
-            let mut r = BufReader::new(s.try_clone().expect("clone"));
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((n, v)) = h.split_once(':')
-                    && n.eq_ignore_ascii_case("content-length")
-                {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut b = vec![0u8; len];
-            let _ = r.read_exact(&mut b);
+            let b = http::read(&s).map(|r| r.body).unwrap_or_default();
             let code = if i == 0 { 503 } else { 200 };
             if code == 200 {
                 seen.lock()

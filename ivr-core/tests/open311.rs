@@ -7,10 +7,13 @@ use ivr_core::backend::outbox::DeliveryState;
 use ivr_core::backend::sqlite::SqliteStore;
 use ivr_core::backend::{Complaint, ComplaintBackend, Status};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "support/http.rs"]
+mod http;
 
 /// How the fake endpoint behaves, and what it received.
 #[derive(Default)]
@@ -60,37 +63,14 @@ fn respond(s: &mut TcpStream, code: u16, body: &str) {
 }
 
 fn handle(mut s: TcpStream, g: Arc<Mutex<Georeport>>) {
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut line = String::new();
-    if r.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
-    );
-    let mut len = 0;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((n, v)) = h.split_once(':')
-            && n.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    let _ = r.read_exact(&mut body);
+    let Some(req) = http::read(&s) else { return };
+    let (method, path, body) = (req.method().to_string(), req.path().to_string(), req.body);
     let form: Vec<(String, String)> = String::from_utf8_lossy(&body)
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (decode(k), decode(v)))
         .collect();
     let field = |n: &str| form.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let path = path.split('?').next().unwrap_or("").to_string();
     if method == "POST" && path.ends_with("/requests.json") {
         let ticket = field("attribute[ivr_ticket]").unwrap_or_default();
         let mut st = g.lock().expect("lock");

@@ -160,6 +160,10 @@ impl Default for Environment {
                     "complaint_status".to_string(),
                     OpSpec::new(OpKind::Lookup, &["ticket"]),
                 ),
+                (
+                    "complaint_updated".to_string(),
+                    OpSpec::new(OpKind::Lookup, &["ticket"]),
+                ),
             ]
             .into(),
             destinations: None,

@@ -4,9 +4,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
+
+#[path = "../../ivr-core/tests/support/http.rs"]
+mod http;
 
 /// Posts received, by ticket.
 pub type Taken = Arc<Mutex<BTreeMap<String, u32>>>;
@@ -18,24 +21,9 @@ pub fn serve(addr: SocketAddr) -> Taken {
     let t = Arc::clone(&taken);
     std::thread::spawn(move || {
         for mut s in l.incoming().flatten() {
-            let mut r = BufReader::new(s.try_clone().expect("clone"));
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((n, v)) = h.split_once(':')
-                    && n.eq_ignore_ascii_case("content-length")
-                {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            let body = String::from_utf8_lossy(&body).into_owned();
+            let Some(req) = http::read(&s) else { continue };
+            let line = req.line.clone();
+            let body = String::from_utf8_lossy(&req.body).into_owned();
             let ticket = body
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("attribute%5Bivr_ticket%5D="))

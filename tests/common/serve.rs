@@ -9,6 +9,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A short complaint line for process tests: district, submit, the ticket read back.
+pub const QUICK_FLOW: &str = "languages en
+
+defaults
+    after 3 attempts hangup
+
+flow start
+    collect district digits 3
+        say enter-district
+    set category = \"roads\"
+    set description = \"\"
+    submit create_complaint with category district description into ticket
+        on failure hangup
+    say your-ticket-number-is
+    say ticket as digits
+    hangup
+";
+
 /// A free UDP port on loopback (bound then released; the tests use it at once).
 pub fn free_port() -> u16 {
     loop {

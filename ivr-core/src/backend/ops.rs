@@ -1,5 +1,5 @@
-//! Backend operations as the flow machine asks for them: the two built in
-//! (`create_complaint`, `complaint_status`) go to a [`ComplaintBackend`]; embedders register
+//! Backend operations as the flow machine asks for them: the built-in ones
+//! (`create_complaint`, `complaint_status`, `complaint_updated`) go to a [`ComplaintBackend`]; embedders register
 //! their own operations by name. A ticket number whose check digit is wrong is answered
 //! "not found" before any lookup reaches the backend.
 
@@ -95,6 +95,29 @@ pub fn looked_up(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult {
     }
 }
 
+/// What the flow hears of a `complaint_updated` lookup: the date (`YYYY-MM-DD`, UTC) of the
+/// ticket's last status change, which `say … as date` speaks.
+pub fn last_updated(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult {
+    match r {
+        Ok(Some(info)) => {
+            let date = info
+                .updated
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+                .ok()
+                .or_else(|| info.updated.get(..10).map(str::to_string))
+                .unwrap_or_default();
+            if date.is_empty() {
+                BackendResult::NotFound
+            } else {
+                BackendResult::Ok(Value::Str(date))
+            }
+        }
+        Ok(None) => BackendResult::NotFound,
+        Err(e) => BackendResult::Failure(e.to_string()),
+    }
+}
+
 impl Operations {
     /// The built-in operations on `backend`, and no others yet.
     pub fn new(backend: Arc<dyn ComplaintBackend>) -> Self {
@@ -128,6 +151,12 @@ impl Operations {
                 };
                 looked_up(self.backend.status(&t).await)
             }
+            "complaint_updated" => {
+                let Some(t) = keyed_ticket(req) else {
+                    return BackendResult::NotFound;
+                };
+                last_updated(self.backend.status(&t).await)
+            }
             op => BackendResult::Failure(format!("operation {op} is not registered")),
         }
     }
@@ -159,7 +188,7 @@ mod tests {
             Ok((t == ticket::ticket(77)).then(|| TicketInfo {
                 ticket: t.into(),
                 status: Status::Escalated,
-                updated: String::new(),
+                updated: "2026-11-20T21:30:00Z".into(),
                 note: None,
                 complaint: complaint(&req(OpKind::Submit, "x", &[]), &ctx()),
                 history: Vec::new(),
@@ -225,6 +254,17 @@ mod tests {
             BackendResult::Ok(Value::Str("escalated".into()))
         );
         assert_eq!(backend.lookups.load(Ordering::SeqCst), 1);
+        // The date of the last change, for `say … as date`.
+        let when = pollster::block_on(ops.perform(
+            &ctx(),
+            &req(OpKind::Lookup, "complaint_updated", &[("ticket", &good)]),
+        ));
+        assert_eq!(when, BackendResult::Ok(Value::Str("2026-11-20".into())));
+        let none = pollster::block_on(ops.perform(
+            &ctx(),
+            &req(OpKind::Lookup, "complaint_updated", &[("ticket", &bad)]),
+        ));
+        assert_eq!(none, BackendResult::NotFound);
     }
 
     #[test]

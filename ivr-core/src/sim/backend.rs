@@ -92,6 +92,12 @@ impl SimBackend for StoreBackend<'_> {
                 // in simulated time too.
                 ops::looked_up(self.store.status_at(&t, self.at))
             }
+            (ivr_dsl::OpKind::Lookup, "complaint_updated") => {
+                let Some(t) = ops::keyed_ticket(req) else {
+                    return BackendResult::NotFound;
+                };
+                ops::last_updated(self.store.status_at(&t, self.at))
+            }
             (_, op) => {
                 BackendResult::Failure(format!("operation {op} is not handled by the store"))
             }
