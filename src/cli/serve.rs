@@ -112,6 +112,7 @@ pub fn prepare(
             Arc::clone(&store),
             notifier,
             std::time::Duration::from_secs(5),
+            n.staff,
         ));
         backend = Arc::new(notify::NotifyingBackend::new(
             backend,

@@ -313,7 +313,8 @@ pub fn queue_created(
     Ok(())
 }
 
-/// Queues the caller's SMS for a status change (one per ticket, status and time).
+/// Queues the caller's SMS for a status change, and staff's notice (one each per ticket and
+/// change). Staff notices are dropped at send time when staff notices are off.
 pub fn queue_status(
     store: &SqliteStore,
     t: &Templates,
@@ -328,14 +329,18 @@ pub fn queue_status(
         ("status", status.as_str().to_string()),
         ("note", note),
     ];
+    let kind = format!("status_changed:{}:{}", status.as_str(), info.history.len());
     if let Some(text) = t.render(lang, "notify-status-changed", &args) {
         store.queue_notice(
             &format!("caller:{}", info.complaint.caller),
-            &format!("status_changed:{}:{}", status.as_str(), info.history.len()),
+            &kind,
             &info.ticket,
             lang.code(),
             &text,
         )?;
+    }
+    if let Some(text) = t.render(Lang::En, "notify-status-changed", &args) {
+        store.queue_notice("staff", &kind, &info.ticket, "en", &text)?;
     }
     Ok(())
 }
@@ -353,11 +358,21 @@ impl std::fmt::Debug for Notifications {
     }
 }
 
-/// One pass: sends the due notices; returns how many were tried.
-pub fn send_due(store: &SqliteStore, notifier: &dyn Notifier, retry_min: Duration) -> usize {
+/// One pass: sends the due notices (staff's only when `staff`; otherwise they are marked
+/// done unsent); returns how many were handled.
+pub fn send_due(
+    store: &SqliteStore,
+    notifier: &dyn Notifier,
+    retry_min: Duration,
+    staff: bool,
+) -> usize {
     let now = jiff::Timestamp::now().as_millisecond();
     let due = store.due_notices(now, 50).unwrap_or_default();
     for (n, attempts) in &due {
+        if n.to == "staff" && !staff {
+            let _ = store.notice_result(n.id, Ok(()), now);
+            continue;
+        }
         let r = notifier.deliver(n);
         if let Err(e) = &r {
             tracing::warn!(ticket = %n.ticket, to = %n.to, error = %e, "notice will be retried");
@@ -373,18 +388,19 @@ pub fn send_due(store: &SqliteStore, notifier: &dyn Notifier, retry_min: Duratio
 }
 
 impl Notifications {
-    /// Starts the thread.
+    /// Starts the thread; staff notices are sent when `staff`.
     pub fn start(
         store: Arc<SqliteStore>,
         notifier: Arc<dyn Notifier>,
         retry_min: Duration,
+        staff: bool,
     ) -> Self {
         let (wake, woken) = mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
             .name("notifications".into())
             .spawn(move || {
                 loop {
-                    while send_due(&store, notifier.as_ref(), retry_min) > 0 {}
+                    while send_due(&store, notifier.as_ref(), retry_min, staff) > 0 {}
                     match woken.recv_timeout(Duration::from_millis(500)) {
                         Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
