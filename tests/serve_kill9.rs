@@ -114,6 +114,17 @@ fn acknowledged_complaints_survive_kill_9_and_arrive_once() {
     std::thread::sleep(Duration::from_millis(500));
     let (code, _) = s.stop();
     assert_eq!(code, Some(0));
+    // The back office sees where each stands.
+    let show = Command::new(env!("CARGO_BIN_EXE_ivr"))
+        .args(["tickets", "show", &after_crash[0], "--data"])
+        .arg(&data)
+        .output()
+        .expect("ivr tickets runs");
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.contains("open311: delivered as request r-"),
+        "{shown}"
+    );
     let got = taken.lock().expect("lock").clone();
     assert_eq!(got.len(), after_crash.len(), "{got:?}");
     assert!(got.values().all(|&n| n == 1), "exactly once: {got:?}");

@@ -111,6 +111,17 @@ pub fn run(a: Args) -> ExitCode {
                             h.note.as_deref().unwrap_or("")
                         );
                     }
+                    // Where a remote delivery (Open311) stands, when there is one.
+                    if let Ok(Some(d)) = store.delivery(&ticket) {
+                        use ivr::core::backend::outbox::DeliveryState;
+                        let state = match &d.state {
+                            DeliveryState::Pending => "waiting to be delivered".to_string(),
+                            DeliveryState::Token(t) => format!("accepted, token {t}"),
+                            DeliveryState::Delivered(id) => format!("delivered as request {id}"),
+                            DeliveryState::Failed(e) => format!("refused: {e}"),
+                        };
+                        println!("  open311: {state} ({} attempt(s))", d.attempts);
+                    }
                 }
                 ExitCode::SUCCESS
             }
