@@ -26,6 +26,8 @@
 //!   service_codes: { roads: "POTHOLE", lighting: "STREETLIGHT" }
 //!   media_base_url: https://ivr.city.example/recordings
 //!   timeout_seconds: 10
+//! tts: espeak-ng               # speaks values said `as text` (staff notes); `off` to disable;
+//!                              # default: espeak-ng when it is installed
 //! notify:                      # SMS to callers and notices to staff (templates in
 //!   webhook: https://sms.example/send   # prompts/<lang>/sms/*.ftl), or
 //!   file: notifications.jsonl  # one JSON line per notice (relative to the data folder)
@@ -68,6 +70,7 @@ struct File {
     transfer: BTreeMap<String, String>,
     backend: Option<Backend>,
     notify: Option<Notify>,
+    tts: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +159,17 @@ pub struct ServeSettings {
     pub open311: Option<ivr_core::backend::open311::Open311Config>,
     /// Notifications, when configured.
     pub notify: Option<NotifySettings>,
+    /// The text-to-speech program for values said `as text` (`None`: off).
+    pub tts: Option<PathBuf>,
+}
+
+/// `espeak-ng` when it is on the PATH.
+fn default_tts() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("espeak-ng"))
+            .find(|f| f.is_file())
+    })
 }
 
 /// Reads `config` (or the `ivr.yaml` of `script`'s project); defaults when there is none.
@@ -181,6 +195,7 @@ pub fn serve_settings(
             transfer: BTreeMap::new(),
             open311: None,
             notify: None,
+            tts: default_tts(),
         });
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ProjectError::Io {
@@ -318,6 +333,11 @@ pub fn serve_settings(
         transfer: f.transfer,
         open311,
         notify,
+        tts: match f.tts.as_deref() {
+            None => default_tts(),
+            Some("off") => None,
+            Some(program) => Some(PathBuf::from(program)),
+        },
     })
 }
 

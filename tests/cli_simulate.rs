@@ -59,9 +59,9 @@ fn the_hotline_scenarios_pass_with_full_coverage() {
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     let last = text.lines().last().unwrap_or_default();
-    assert_eq!(last, "52 passed, 0 failed");
+    assert_eq!(last, "56 passed, 0 failed");
     assert_eq!(
-        text.matches("31 of 31 steps, options and handlers reached")
+        text.matches("33 of 33 steps, options and handlers reached")
             .count(),
         2,
         "{text}"
@@ -123,7 +123,7 @@ fn the_shipped_prompt_catalog_checks_clean() {
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("checked prompts (ar, en): 66 messages, 0 problem(s)"),
+        text.contains("checked prompts (ar, en): 68 messages, 0 problem(s)"),
         "{text}"
     );
 }

@@ -207,6 +207,8 @@ pub enum ValueStyle {
     Number,
     /// As a date.
     Date,
+    /// Free text (a note from staff), spoken by text-to-speech at call time.
+    Text,
 }
 
 /// Events with handlers (`on …`).

@@ -164,6 +164,10 @@ impl Default for Environment {
                     "complaint_updated".to_string(),
                     OpSpec::new(OpKind::Lookup, &["ticket"]),
                 ),
+                (
+                    "complaint_note".to_string(),
+                    OpSpec::new(OpKind::Lookup, &["ticket"]),
+                ),
             ]
             .into(),
             destinations: None,

@@ -195,6 +195,7 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
                         ValueStyle::Digits => Kw::AsDigits,
                         ValueStyle::Number => Kw::AsNumber,
                         ValueStyle::Date => Kw::AsDate,
+                        ValueStyle::Text => Kw::AsText,
                     }));
                 }
             }

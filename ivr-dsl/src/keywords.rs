@@ -74,6 +74,7 @@ keywords! {
     AsDigits: ["as digits"] ["أرقامًا"];
     AsNumber: ["as number"] ["عددًا"];
     AsDate: ["as date"] ["تاريخًا"];
+    AsText: ["as text"] ["نصًا"];
     Play: ["play"] ["شغّل"];
     Menu: ["menu"] ["قائمة"];
     Press: ["press"] ["اضغط"];

@@ -348,7 +348,12 @@ impl Gen {
         } else {
             SayWhat::Value(
                 self.ident(),
-                *self.pick(&[ValueStyle::Digits, ValueStyle::Number, ValueStyle::Date]),
+                *self.pick(&[
+                    ValueStyle::Digits,
+                    ValueStyle::Number,
+                    ValueStyle::Date,
+                    ValueStyle::Text,
+                ]),
             )
         };
         StmtKind::Say {

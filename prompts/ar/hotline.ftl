@@ -25,6 +25,7 @@ status-in-progress = يعمل الفريق المختص على معالجة بل
 status-escalated = تأخرت معالجة بلاغك، فرُفع إلى المشرف.
 status-resolved = عولج بلاغك.
 status-closed = أُغلق بلاغك.
+status-note = ملاحظة من الفريق المسؤول:
 status-updated-on = وكان آخر تحديث له في
 transferring = يُرجى الانتظار، جارٍ تحويلك إلى أحد الموظفين.
 agents-busy = جميع الموظفين مشغولون حاليًا. يُرجى معاودة الاتصال لاحقًا.

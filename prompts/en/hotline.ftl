@@ -25,6 +25,7 @@ status-in-progress = A team is working on your complaint.
 status-escalated = Your complaint is overdue and has been escalated to a supervisor.
 status-resolved = Your complaint has been resolved.
 status-closed = Your complaint is closed.
+status-note = A note from the team handling it:
 status-updated-on = It was last updated on
 transferring = Please hold while we connect you to an agent.
 agents-busy = All our agents are busy at the moment. Please call again later.

@@ -124,14 +124,21 @@ pub fn prepare(
     }
     let mut runtime = settings.runtime;
     runtime.data = data.to_path_buf();
-    let services = Arc::new(Services::new(
+    let mut services = Services::new(
         Arc::new(program),
         &version,
         Arc::new(call_config),
         Arc::new(PromptBank::new(Arc::new(catalog))),
         Arc::new(Operations::new(backend)),
         settings.transfer,
-    ));
+    );
+    if let Some(program) = settings.tts.clone() {
+        services.tts = Some(Arc::new(ivr::core::prompts::audio::EspeakNg {
+            program,
+            ..Default::default()
+        }));
+    }
+    let services = Arc::new(services);
     Ok(Prepared {
         runtime,
         services,

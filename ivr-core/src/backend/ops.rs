@@ -1,5 +1,6 @@
 //! Backend operations as the flow machine asks for them: the built-in ones
-//! (`create_complaint`, `complaint_status`, `complaint_updated`) go to a [`ComplaintBackend`]; embedders register
+//! (`create_complaint`, `complaint_status`, `complaint_updated`, `complaint_note`) go to a
+//! [`ComplaintBackend`]; embedders register
 //! their own operations by name. A ticket number whose check digit is wrong is answered
 //! "not found" before any lookup reaches the backend.
 
@@ -118,6 +119,18 @@ pub fn last_updated(r: Result<Option<TicketInfo>, BackendError>) -> BackendResul
     }
 }
 
+/// What the flow hears of a `complaint_note` lookup: the latest note from staff (for
+/// `say … as text`), or not found when there is none.
+pub fn latest_note(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult {
+    match r {
+        Ok(Some(TicketInfo { note: Some(n), .. })) if !n.trim().is_empty() => {
+            BackendResult::Ok(Value::Str(n))
+        }
+        Ok(_) => BackendResult::NotFound,
+        Err(e) => BackendResult::Failure(e.to_string()),
+    }
+}
+
 impl Operations {
     /// The built-in operations on `backend`, and no others yet.
     pub fn new(backend: Arc<dyn ComplaintBackend>) -> Self {
@@ -156,6 +169,12 @@ impl Operations {
                     return BackendResult::NotFound;
                 };
                 last_updated(self.backend.status(&t).await)
+            }
+            "complaint_note" => {
+                let Some(t) = keyed_ticket(req) else {
+                    return BackendResult::NotFound;
+                };
+                latest_note(self.backend.status(&t).await)
             }
             op => BackendResult::Failure(format!("operation {op} is not registered")),
         }

@@ -163,8 +163,11 @@ impl Default for EspeakNg {
 
 impl Tts for EspeakNg {
     fn synthesize(&self, text: &str, lang: Lang) -> Result<Vec<i16>, AudioError> {
+        // Unique per synthesis: calls may speak at the same time.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let file = self.temp.join(format!(
-            "ivr-tts-{}-{}.wav",
+            "ivr-tts-{}-{}-{n}.wav",
             std::process::id(),
             lang.code()
         ));

@@ -72,6 +72,12 @@ pub fn say(value: &str, style: ValueStyle, lang: Lang, gender: Gender) -> Spoken
             Ok(d) => date(d, lang),
             Err(_) => digits(value, lang),
         },
+        // No recorded fragments: the runtime speaks it with text-to-speech.
+        ValueStyle::Text => Spoken {
+            text: value.trim().to_string(),
+            fragments: Vec::new(),
+            words: Vec::new(),
+        },
     }
 }
 

@@ -51,6 +51,24 @@ enum Done {
         index: usize,
     },
     Recording(Result<Recorded, String>),
+    /// Text-to-speech finished for a deferred play: (piece index, samples or why not).
+    Spoken {
+        id: u64,
+        audio: Vec<(usize, Result<Vec<i16>, String>)>,
+    },
+}
+
+/// One piece of a play that waits for text-to-speech.
+enum Piece {
+    Ready(Arc<[u8]>),
+    Text(String, ivr_dsl::Lang),
+}
+
+/// A play held back until its text is spoken (later plays queue behind it, in order).
+struct Deferred {
+    id: u64,
+    pieces: Vec<Piece>,
+    asked: bool,
 }
 
 /// The play id of the beep before a recording (flow ids count up from 1).
@@ -95,6 +113,8 @@ struct Live {
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     scratch: Vec<Arc<[u8]>>,
+    /// Plays waiting for text-to-speech, in order.
+    deferred: std::collections::VecDeque<Deferred>,
     cdr: Cdr,
 }
 
@@ -144,6 +164,7 @@ impl Live {
             done_tx,
             done_rx,
             scratch: Vec::new(),
+            deferred: std::collections::VecDeque::new(),
             cdr,
             s,
         }
@@ -376,21 +397,61 @@ impl Live {
                     return;
                 };
                 let law = m.law();
-                self.scratch.clear();
                 let since = self.answered.map_or(0, |a| now.0.saturating_sub(a.0));
+                let mut pieces = Vec::new();
                 for f in &fragments {
                     self.cdr
                         .prompts
                         .push(prompt_record(f, self.flow.language(), since));
+                    if let crate::flow::Fragment::Value {
+                        text,
+                        style: ivr_dsl::ast::ValueStyle::Text,
+                        lang,
+                    } = f
+                    {
+                        if self.s.services.tts.is_some() {
+                            pieces.push(Piece::Text(text.clone(), *lang));
+                        } else {
+                            tracing::warn!(
+                                "no text-to-speech configured: a text value is not spoken"
+                            );
+                        }
+                        continue;
+                    }
+                    self.scratch.clear();
                     if let Err(e) = self.s.services.bank.resolve(f, law, &mut self.scratch) {
                         tracing::warn!(error = %e, "prompt not played");
                     }
+                    pieces.extend(self.scratch.drain(..).map(Piece::Ready));
                 }
-                m.play(id, self.scratch.drain(..).collect());
+                let waits = pieces.iter().any(|p| matches!(p, Piece::Text(..)));
+                if !waits && self.deferred.is_empty() {
+                    let ready = pieces
+                        .into_iter()
+                        .filter_map(|p| match p {
+                            Piece::Ready(b) => Some(b),
+                            Piece::Text(..) => None,
+                        })
+                        .collect();
+                    m.play(id, ready);
+                } else {
+                    self.deferred.push_back(Deferred {
+                        id,
+                        pieces,
+                        asked: false,
+                    });
+                    self.speak_deferred();
+                    self.flush_deferred();
+                }
             }
             Output::StopPlayback => {
                 if let Some(m) = self.media.as_mut() {
                     m.stop_playback();
+                }
+                // Plays still waiting for speech end unplayed, as stopped ones do.
+                let stopped: Vec<u64> = self.deferred.drain(..).map(|d| d.id).collect();
+                for id in stopped {
+                    self.flow.handle(Input::PlayFinished { id }, now);
                 }
             }
             Output::Listen(_) => {}
@@ -475,6 +536,58 @@ impl Live {
                 }
                 _ => {}
             },
+        }
+    }
+
+    /// Starts text-to-speech (off the task) for deferred plays not asked for yet.
+    fn speak_deferred(&mut self) {
+        let Some(tts) = self.s.services.tts.clone() else {
+            return;
+        };
+        for d in self.deferred.iter_mut().filter(|d| !d.asked) {
+            d.asked = true;
+            let texts: Vec<(usize, String, ivr_dsl::Lang)> = d
+                .pieces
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| match p {
+                    Piece::Text(t, l) => Some((i, t.clone(), *l)),
+                    Piece::Ready(_) => None,
+                })
+                .collect();
+            let (id, tx, tts) = (d.id, self.done_tx.clone(), Arc::clone(&tts));
+            self.busy += 1;
+            tokio::task::spawn_blocking(move || {
+                let audio = texts
+                    .into_iter()
+                    .map(|(i, text, lang)| {
+                        (i, tts.synthesize(&text, lang).map_err(|e| e.to_string()))
+                    })
+                    .collect();
+                let _ = tx.send(Done::Spoken { id, audio });
+            });
+        }
+    }
+
+    /// Hands the deferred plays whose speech is ready to the media, in order.
+    fn flush_deferred(&mut self) {
+        let Some(m) = self.media.as_mut() else { return };
+        while self
+            .deferred
+            .front()
+            .is_some_and(|d| !d.pieces.iter().any(|p| matches!(p, Piece::Text(..))))
+        {
+            if let Some(d) = self.deferred.pop_front() {
+                let ready = d
+                    .pieces
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Piece::Ready(b) => Some(b),
+                        Piece::Text(..) => None,
+                    })
+                    .collect();
+                m.play(d.id, ready);
+            }
         }
     }
 
@@ -578,6 +691,32 @@ impl Live {
                     tracing::info!(op = %b.op, result = %b.result, detail = %b.detail, ms, "backend answered");
                 }
                 self.flow.handle(Input::Backend { id, result }, now);
+            }
+            Done::Spoken { id, audio } => {
+                let law = self
+                    .media
+                    .as_ref()
+                    .map_or(crate::media::g711::Law::Pcmu, MediaSession::law);
+                if let Some(d) = self.deferred.iter_mut().find(|d| d.id == id) {
+                    for (i, r) in audio {
+                        let piece = match r {
+                            Ok(samples) => {
+                                tracing::info!(ms = samples.len() / 8, "text spoken");
+                                let mut bytes = Vec::with_capacity(samples.len());
+                                crate::media::g711::encode(law, &samples, &mut bytes);
+                                Piece::Ready(bytes.into())
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "text not spoken");
+                                Piece::Ready(Arc::from(&b""[..]))
+                            }
+                        };
+                        if let Some(p) = d.pieces.get_mut(i) {
+                            *p = piece;
+                        }
+                    }
+                }
+                self.flush_deferred();
             }
             Done::Recording(r) => {
                 let (recording, speech) = match r {

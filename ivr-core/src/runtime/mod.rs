@@ -131,6 +131,9 @@ pub struct Services {
     pub transfer: BTreeMap<String, String>,
     /// Operating metrics (Prometheus).
     pub metrics: Arc<metrics::Metrics>,
+    /// Text-to-speech for values said `as text` (a staff note); `None`: such values are
+    /// skipped with a warning.
+    pub tts: Option<Arc<dyn crate::prompts::audio::Tts + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -159,6 +162,7 @@ impl Services {
             ops,
             transfer,
             metrics: Arc::new(metrics::Metrics::new()),
+            tts: None,
         }
     }
 

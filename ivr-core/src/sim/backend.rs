@@ -98,6 +98,12 @@ impl SimBackend for StoreBackend<'_> {
                 };
                 ops::last_updated(self.store.status_at(&t, self.at))
             }
+            (ivr_dsl::OpKind::Lookup, "complaint_note") => {
+                let Some(t) = ops::keyed_ticket(req) else {
+                    return BackendResult::NotFound;
+                };
+                ops::latest_note(self.store.status_at(&t, self.at))
+            }
             (_, op) => {
                 BackendResult::Failure(format!("operation {op} is not handled by the store"))
             }

@@ -493,6 +493,7 @@ impl Sim<'_> {
                     .replace("as Digits", "as digits")
                     .replace("as Number", "as number")
                     .replace("as Date", "as date")
+                    .replace("as Text", "as text")
             }
             Fragment::Recording(r) => {
                 format!("play recording {} ({} ms)", r.location, r.duration_ms)

@@ -359,6 +359,7 @@ fn say(r: In, ks: Span) -> PResult<Parsed> {
             Kw::AsDigits if style.is_none() => style = Some(ValueStyle::Digits),
             Kw::AsNumber if style.is_none() => style = Some(ValueStyle::Number),
             Kw::AsDate if style.is_none() => style = Some(ValueStyle::Date),
+            Kw::AsText if style.is_none() => style = Some(ValueStyle::Text),
             _ => return fail(r, "@expect-say-option"),
         }
         r = r2;
