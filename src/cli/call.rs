@@ -92,18 +92,14 @@ fn timing(s: &str) -> Option<KeyTiming> {
 
 /// `host:port` of a SIP URI (port 5060 when absent).
 fn hostport(target: &str) -> Option<String> {
-    let rest = target
-        .strip_prefix("sip:")
-        .or_else(|| target.strip_prefix("sips:"))?;
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split([';', '?', '>']).next()?;
-    if host.is_empty() {
-        return None;
-    }
-    let has_port = host
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        && !host.ends_with(']');
+    let host = ivr::core::sip::codec::uri_hostport(target)?
+        .split('>')
+        .next()
+        .filter(|h| !h.is_empty())?;
+    let has_port = !host.ends_with(']')
+        && host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
     Some(if has_port {
         host.to_string()
     } else {

@@ -131,6 +131,21 @@ pub fn latest_note(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult
     }
 }
 
+/// How a built-in lookup on a ticket turns its state into what the flow hears.
+pub type TicketAnswer = fn(Result<Option<TicketInfo>, BackendError>) -> BackendResult;
+
+/// The built-in lookups on a ticket (`complaint_status`, `complaint_updated`,
+/// `complaint_note`), by operation name; every backend — the operations dispatcher and the
+/// simulator's store — answers them through this one table.
+pub fn ticket_lookup(op: &str) -> Option<TicketAnswer> {
+    match op {
+        "complaint_status" => Some(looked_up),
+        "complaint_updated" => Some(last_updated),
+        "complaint_note" => Some(latest_note),
+        _ => None,
+    }
+}
+
 impl Operations {
     /// The built-in operations on `backend`, and no others yet.
     pub fn new(backend: Arc<dyn ComplaintBackend>) -> Self {
@@ -155,27 +170,15 @@ impl Operations {
         if let Some(op) = self.custom.get(&req.op) {
             return op.perform(ctx, req).await;
         }
+        if let Some(answer) = ticket_lookup(&req.op) {
+            // A mistyped number never reaches the backend.
+            let Some(t) = keyed_ticket(req) else {
+                return BackendResult::NotFound;
+            };
+            return answer(self.backend.status(&t).await);
+        }
         match req.op.as_str() {
             "create_complaint" => submitted(self.backend.submit(&complaint(req, ctx)).await),
-            "complaint_status" => {
-                // A mistyped number never reaches the backend.
-                let Some(t) = keyed_ticket(req) else {
-                    return BackendResult::NotFound;
-                };
-                looked_up(self.backend.status(&t).await)
-            }
-            "complaint_updated" => {
-                let Some(t) = keyed_ticket(req) else {
-                    return BackendResult::NotFound;
-                };
-                last_updated(self.backend.status(&t).await)
-            }
-            "complaint_note" => {
-                let Some(t) = keyed_ticket(req) else {
-                    return BackendResult::NotFound;
-                };
-                latest_note(self.backend.status(&t).await)
-            }
             op => BackendResult::Failure(format!("operation {op} is not registered")),
         }
     }

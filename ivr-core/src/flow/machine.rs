@@ -23,6 +23,18 @@ pub enum DigitMethod {
     Simulated,
 }
 
+impl DigitMethod {
+    /// `rfc4733`, `info`, `inband` or `simulated` (as in call records).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigitMethod::Rfc4733 => "rfc4733",
+            DigitMethod::Info => "info",
+            DigitMethod::Inband => "inband",
+            DigitMethod::Simulated => "simulated",
+        }
+    }
+}
+
 /// What a call hears: one piece of a play request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fragment {

@@ -120,17 +120,15 @@ struct Live {
 
 /// The user part of a From or To header's URI (`sip:+9665…@host` → `+9665…`), or the URI.
 pub(crate) fn user_of(header: &str) -> String {
-    let uri = match (header.find('<'), header.find('>')) {
-        (Some(a), Some(b)) if a < b => &header[a + 1..b],
-        _ => header.split(';').next().unwrap_or(header),
-    };
+    let uri = crate::sip::dialog::uri(header).unwrap_or(header);
     let rest = uri
-        .trim()
         .trim_start_matches("sips:")
         .trim_start_matches("sip:")
         .trim_start_matches("tel:");
-    let user = rest.split(['@', ';', '?']).next().unwrap_or(rest);
-    user.to_string()
+    rest.split(['@', ';', '?'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
 }
 
 fn sends(d: Direction) -> bool {
@@ -309,11 +307,6 @@ impl Live {
                 self.s.services.metrics.call_started();
                 self.cdr.answered_at = Some(jiff::Timestamp::now().to_string());
                 self.apply(&media);
-                let mut random = [0u8; 12];
-                let _ = getrandom::fill(&mut random);
-                let word = |i: usize| {
-                    u32::from_le_bytes([random[i], random[i + 1], random[i + 2], random[i + 3]])
-                };
                 let c = MediaConfig {
                     law: media.law,
                     ptime_ms: media.ptime.clamp(10, 60),
@@ -322,7 +315,7 @@ impl Live {
                     send_silence: true,
                     jitter_frames: self.s.cfg.jitter_frames,
                 };
-                self.media = Some(MediaSession::new(c, now, [word(0), word(4), word(8)]));
+                self.media = Some(MediaSession::new(c, now, crate::media::rtp::random_start()));
                 self.flow.handle(
                     Input::Started {
                         caller: user_of(&self.s.from),

@@ -176,11 +176,9 @@ impl Metrics {
                 .inc();
         }
         for d in &cdr.digits {
-            let method = serde_json::to_value(d.method)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            self.digits.get_or_create(&vec![("method", method)]).inc();
+            self.digits
+                .get_or_create(&vec![("method", d.method.as_str().to_string())])
+                .inc();
         }
         for b in &cdr.backend {
             if b.op == "create_complaint" && b.result == "ok" {

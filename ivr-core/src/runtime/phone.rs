@@ -296,11 +296,6 @@ pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
                                 .unwrap_or_default()
                         ),
                     );
-                    let mut random = [0u8; 12];
-                    let _ = getrandom::fill(&mut random);
-                    let w = |i: usize| {
-                        u32::from_le_bytes([random[i], random[i + 1], random[i + 2], random[i + 3]])
-                    };
                     let mut m = MediaSession::new(
                         MediaConfig {
                             law: a.law,
@@ -311,7 +306,7 @@ pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
                             jitter_frames: 2,
                         },
                         now,
-                        [w(0), w(4), w(8)],
+                        crate::media::rtp::random_start(),
                     );
                     m.monitor();
                     media = Some(m);

@@ -83,26 +83,15 @@ impl SimBackend for StoreBackend<'_> {
             (ivr_dsl::OpKind::Submit, "create_complaint") => {
                 ops::submitted(self.store.submit_sync(&ops::complaint(req, &ctx)))
             }
-            (ivr_dsl::OpKind::Lookup, "complaint_status") => {
+            (ivr_dsl::OpKind::Lookup, op) if ops::ticket_lookup(op).is_some() => {
                 // A mistyped number (wrong check digit) is not looked up.
-                let Some(t) = ops::keyed_ticket(req) else {
+                let (Some(answer), Some(t)) = (ops::ticket_lookup(op), ops::keyed_ticket(req))
+                else {
                     return BackendResult::NotFound;
                 };
                 // The store is asked at the call's virtual time, so service levels escalate
                 // in simulated time too.
-                ops::looked_up(self.store.status_at(&t, self.at))
-            }
-            (ivr_dsl::OpKind::Lookup, "complaint_updated") => {
-                let Some(t) = ops::keyed_ticket(req) else {
-                    return BackendResult::NotFound;
-                };
-                ops::last_updated(self.store.status_at(&t, self.at))
-            }
-            (ivr_dsl::OpKind::Lookup, "complaint_note") => {
-                let Some(t) = ops::keyed_ticket(req) else {
-                    return BackendResult::NotFound;
-                };
-                ops::latest_note(self.store.status_at(&t, self.at))
+                answer(self.store.status_at(&t, self.at))
             }
             (_, op) => {
                 BackendResult::Failure(format!("operation {op} is not handled by the store"))
