@@ -10,22 +10,6 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn baresip() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("baresip"))
-            .find(|f| f.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("IVR_REQUIRE_EXTERNAL").is_none(),
-            "baresip is required (IVR_REQUIRE_EXTERNAL is set): apt-get install baresip"
-        );
-        eprintln!("skipped: baresip not found (apt-get install baresip)");
-    }
-    found
-}
-
 /// Kills baresip when the test ends, however it ends.
 struct Phone(Child);
 
@@ -44,7 +28,9 @@ fn command(s: &mut TcpStream, cmd: &str, params: &str) {
 
 #[test]
 fn baresip_files_a_complaint_with_rfc4733_digits() {
-    let Some(baresip) = baresip() else { return };
+    let Some(baresip) = common::serve::tool("baresip", "baresip") else {
+        return;
+    };
     let served = Served::start("baresip", "flows/complaint_940.flow", "");
     let dir = Scratch::new("baresip-conf");
     // The caller's voice, long enough to still be talking when the recording starts.

@@ -290,3 +290,32 @@ fn three_hundred_calls_at_a_hundred_per_second() {
     let (code, out) = s.stop();
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// The script gives a transfer 2 s to ring; the caller's phone accepts the REFER and never
+/// reports an outcome: the flow hears "no answer" at 2 s and goes on (plays its prompt, hangs
+/// up).
+#[test]
+fn a_transfer_that_never_reports_times_out_as_no_answer() {
+    let Some(sipp) = sipp() else { return };
+    let dir = common::serve::Scratch::new("refer-flow");
+    let flow = dir.0.join("transfer.flow");
+    std::fs::write(
+        &flow,
+        "languages en\n\nflow start\n    transfer agents timeout 2s\n        on busy hangup\n        \
+         on noanswer\n            say agents-no-answer\n            hangup\n        on failure hangup\n",
+    )
+    .expect("write");
+    let s = Served::start("refer", flow.to_str().expect("utf-8"), "");
+    let t0 = Instant::now();
+    let run = run_sipp(
+        &sipp,
+        s.addr,
+        s.dir(),
+        &["-sf", &scenario("refer_silent.xml"), "-m", "1"],
+    );
+    assert!(run.success, "{}", run.output);
+    let cdrs = s.wait_cdrs(1);
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert_eq!(cdrs[0]["prompts"][0]["id"], "agents-no-answer", "{cdrs:?}");
+    assert_eq!(cdrs[0]["hangup_by"], "ivr");
+}

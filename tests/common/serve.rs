@@ -253,22 +253,27 @@ impl Drop for Served {
     }
 }
 
-/// The `sipp` binary, or `None` (the test is skipped with a message) unless
+/// An outside program on the PATH, or `None` (the test is skipped with a message) unless
 /// `IVR_REQUIRE_EXTERNAL` is set, when its absence fails the test.
-pub fn sipp() -> Option<PathBuf> {
+pub fn tool(name: &str, package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
-            .map(|d| d.join("sipp"))
+            .map(|d| d.join(name))
             .find(|f| f.is_file())
     });
     if found.is_none() {
         assert!(
             std::env::var_os("IVR_REQUIRE_EXTERNAL").is_none(),
-            "sipp is required (IVR_REQUIRE_EXTERNAL is set): apt-get install sip-tester"
+            "{name} is required (IVR_REQUIRE_EXTERNAL is set): apt-get install {package}"
         );
-        eprintln!("skipped: sipp not found (apt-get install sip-tester)");
+        eprintln!("skipped: {name} not found (apt-get install {package})");
     }
     found
+}
+
+/// The `sipp` binary (see [`tool`]).
+pub fn sipp() -> Option<PathBuf> {
+    tool("sipp", "sip-tester")
 }
 
 /// What a SIPp run did.

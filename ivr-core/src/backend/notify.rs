@@ -182,6 +182,18 @@ fn lang_of(code: &str) -> Lang {
     Lang::from_code(code).unwrap_or(Lang::En)
 }
 
+/// A notice from a row whose first columns are id, recipient, kind, ticket, language, text.
+fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notice> {
+    Ok(Notice {
+        id: r.get(0)?,
+        to: r.get(1)?,
+        kind: r.get(2)?,
+        ticket: r.get(3)?,
+        language: r.get(4)?,
+        text: r.get(5)?,
+    })
+}
+
 impl SqliteStore {
     /// Queues a notice (once per ticket, kind and recipient).
     pub fn queue_notice(
@@ -217,17 +229,7 @@ impl SqliteStore {
             .map_err(err)?;
         let rows = st
             .query_map(params![now_ms, limit as i64], |r| {
-                Ok((
-                    Notice {
-                        id: r.get(0)?,
-                        to: r.get(1)?,
-                        kind: r.get(2)?,
-                        ticket: r.get(3)?,
-                        language: r.get(4)?,
-                        text: r.get(5)?,
-                    },
-                    r.get::<_, i64>(6)? as u32,
-                ))
+                Ok((notice_row(r)?, r.get::<_, i64>(6)? as u32))
             })
             .map_err(err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
@@ -262,19 +264,7 @@ impl SqliteStore {
             .prepare("SELECT id, recipient, kind, ticket, language, text, state FROM notices ORDER BY id")
             .map_err(err)?;
         let rows = st
-            .query_map([], |r| {
-                Ok((
-                    Notice {
-                        id: r.get(0)?,
-                        to: r.get(1)?,
-                        kind: r.get(2)?,
-                        ticket: r.get(3)?,
-                        language: r.get(4)?,
-                        text: r.get(5)?,
-                    },
-                    r.get(6)?,
-                ))
-            })
+            .query_map([], |r| Ok((notice_row(r)?, r.get(6)?)))
             .map_err(err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }

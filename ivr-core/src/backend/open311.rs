@@ -384,12 +384,13 @@ impl Open311Backend {
                         sync_statuses(&s, &c);
                         last_sync = std::time::Instant::now();
                     }
-                    // Sleep until the next retry is due, a submit wakes us, or we are dropped.
+                    // Sleep until the next retry is due (at most a second, so rows another
+                    // process queued are seen), a submit wakes us, or we are dropped.
                     let next = s
-                        .due_deliveries(i64::MAX, 1)
+                        .next_delivery_at()
                         .ok()
-                        .and_then(|d| d.into_iter().next())
-                        .map(|_| c.cfg.retry_min.min(Duration::from_millis(200)))
+                        .flatten()
+                        .map(|at| Duration::from_millis((at - now_ms()).clamp(0, 1000) as u64))
                         .unwrap_or(Duration::from_secs(1));
                     match woken.recv_timeout(next) {
                         Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}

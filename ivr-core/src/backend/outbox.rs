@@ -4,8 +4,8 @@
 //! in between; a delivery is marked done in one transaction, so a restart never sends a
 //! delivered complaint again.
 
-use super::sqlite::{SqliteStore, err};
-use super::{BackendError, Complaint, RecordingRef};
+use super::sqlite::{COMPLAINT_COLUMNS, SqliteStore, complaint_row, err};
+use super::{BackendError, Complaint};
 use rusqlite::{OptionalExtension, params};
 
 /// Where a delivery stands.
@@ -70,6 +70,17 @@ impl SqliteStore {
         )
     }
 
+    /// When the next pending delivery is due (epoch milliseconds), if there is one.
+    pub fn next_delivery_at(&self) -> Result<Option<i64>, BackendError> {
+        self.db()?
+            .query_row(
+                "SELECT MIN(next_at) FROM outbox WHERE state IN ('pending', 'token')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)
+    }
+
     /// Delivered complaints whose remote status may still change (not closed), for status
     /// synchronisation.
     pub fn open_deliveries(&self, limit: usize) -> Result<Vec<Delivery>, BackendError> {
@@ -102,47 +113,28 @@ impl SqliteStore {
     ) -> Result<Vec<Delivery>, BackendError> {
         let db = self.db()?;
         let sql = format!(
-            "SELECT c.id, c.call_id, c.category, c.district, c.location, c.recording_path,
-                    c.recording_ms, c.recording_sha256, c.caller, c.language, c.channel,
-                    c.created_at, o.state, o.token, o.remote_id, o.attempts, o.last_error,
-                    o.remote_status
+            "SELECT c.id, o.state, o.token, o.remote_id, o.attempts, o.last_error, o.remote_status,
+                    {COMPLAINT_COLUMNS}
              FROM outbox o JOIN complaints c ON c.id = o.complaint_id {clause}"
         );
         let mut stmt = db.prepare(&sql).map_err(err)?;
         let rows = stmt
             .query_map(p, |r| {
-                let id: i64 = r.get(0)?;
-                let path: Option<String> = r.get(5)?;
-                let ms: Option<i64> = r.get(6)?;
-                let state: String = r.get(12)?;
-                let token: Option<String> = r.get(13)?;
-                let remote: Option<String> = r.get(14)?;
-                let error: Option<String> = r.get(16)?;
+                let state: String = r.get(1)?;
+                let token: Option<String> = r.get(2)?;
+                let remote: Option<String> = r.get(3)?;
+                let error: Option<String> = r.get(5)?;
                 Ok(Delivery {
-                    ticket: Self::ticket_of(id),
-                    complaint: Complaint {
-                        call_id: r.get(1)?,
-                        category: r.get(2)?,
-                        district: r.get(3)?,
-                        location: r.get(4)?,
-                        recording: path.map(|path| RecordingRef {
-                            path,
-                            duration_ms: ms.unwrap_or(0) as u64,
-                            sha256: r.get(7).ok().flatten(),
-                        }),
-                        caller: r.get(8)?,
-                        language: r.get(9)?,
-                        channel: r.get(10)?,
-                        at: r.get(11)?,
-                    },
+                    ticket: Self::ticket_of(r.get(0)?),
                     state: match state.as_str() {
                         "token" => DeliveryState::Token(token.unwrap_or_default()),
                         "delivered" => DeliveryState::Delivered(remote.unwrap_or_default()),
                         "failed" => DeliveryState::Failed(error.unwrap_or_default()),
                         _ => DeliveryState::Pending,
                     },
-                    attempts: r.get::<_, i64>(15)? as u32,
-                    remote_status: r.get(17)?,
+                    attempts: r.get::<_, i64>(4)? as u32,
+                    remote_status: r.get(6)?,
+                    complaint: complaint_row(r, 7)?,
                 })
             })
             .map_err(err)?;

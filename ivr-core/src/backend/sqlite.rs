@@ -67,6 +67,33 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX notices_due ON notices(state, next_at);",
 ];
 
+/// The columns [`complaint_row`] reads, for a `complaints` table aliased `c`.
+pub(crate) const COMPLAINT_COLUMNS: &str = "c.call_id, c.category, c.district, c.location, \
+    c.recording_path, c.recording_ms, c.recording_sha256, c.caller, c.language, c.channel, \
+    c.created_at";
+
+/// A complaint from a row holding [`COMPLAINT_COLUMNS`] from column `at` on.
+pub(crate) fn complaint_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Complaint> {
+    let path: Option<String> = r.get(at + 4)?;
+    let ms: Option<i64> = r.get(at + 5)?;
+    let sha256: Option<String> = r.get(at + 6)?;
+    Ok(Complaint {
+        call_id: r.get(at)?,
+        category: r.get(at + 1)?,
+        district: r.get(at + 2)?,
+        location: r.get(at + 3)?,
+        recording: path.map(|path| RecordingRef {
+            path,
+            duration_ms: ms.unwrap_or(0) as u64,
+            sha256,
+        }),
+        caller: r.get(at + 7)?,
+        language: r.get(at + 8)?,
+        channel: r.get(at + 9)?,
+        at: r.get(at + 10)?,
+    })
+}
+
 /// Ticket numbers are this plus the row id, with a check digit: 7 digits for the first
 /// 900,000 complaints.
 const FIRST: u64 = 100_000;
@@ -213,35 +240,9 @@ impl SqliteStore {
         let db = self.db()?;
         let complaint = db
             .query_row(
-                "SELECT call_id, category, district, location, recording_path, recording_ms,
-                        recording_sha256, caller, language, channel, created_at
-                 FROM complaints WHERE id = ?1",
+                &format!("SELECT {COMPLAINT_COLUMNS} FROM complaints c WHERE c.id = ?1"),
                 [id as i64],
-                |r| {
-                    let path: Option<String> = r.get(4)?;
-                    let ms: Option<i64> = r.get(5)?;
-                    Ok(Complaint {
-                        call_id: r.get(0)?,
-                        category: r.get(1)?,
-                        district: r.get(2)?,
-                        location: r.get(3)?,
-                        recording: path.map(|path| RecordingRef {
-                            path,
-                            duration_ms: ms.unwrap_or(0) as u64,
-                            sha256: None,
-                        }),
-                        caller: r.get(7)?,
-                        language: r.get(8)?,
-                        channel: r.get(9)?,
-                        at: r.get(10)?,
-                    })
-                    .map(|mut c: Complaint| {
-                        if let Some(rec) = c.recording.as_mut() {
-                            rec.sha256 = r.get(6).ok();
-                        }
-                        c
-                    })
-                },
+                |r| complaint_row(r, 0),
             )
             .optional()
             .map_err(err)?;

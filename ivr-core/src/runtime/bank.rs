@@ -5,10 +5,9 @@
 use crate::flow::Fragment;
 use crate::media::g711::Law;
 use crate::media::playback::{Encoded, beep};
-use crate::prompts::{Catalog, audio, say};
+use crate::prompts::{Catalog, say};
 use ivr_dsl::Lang;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Why a fragment has no audio.
@@ -30,14 +29,10 @@ pub enum MissingAudio {
         /// Language code.
         lang: &'static str,
     },
-    /// A recording that cannot be read back.
-    #[error("recording {path}: {source}")]
-    Recording {
-        /// Its file.
-        path: PathBuf,
-        /// Why.
-        source: audio::AudioError,
-    },
+    /// A fragment the bank does not hold (recordings and text are loaded per call, off the
+    /// call's task).
+    #[error("{0} is not prompt audio")]
+    NotPrompt(&'static str),
 }
 
 /// Every sound of a prompt catalog, encoded.
@@ -87,8 +82,7 @@ impl PromptBank {
         Arc::clone(self.beep.get(law))
     }
 
-    /// Appends the audio of `f` in `law` to `out`. Recordings are read from their file (the
-    /// only audio encoded per call).
+    /// Appends the audio of `f` in `law` to `out`: prompts, spoken values and the beep.
     pub fn resolve(
         &self,
         f: &Fragment,
@@ -107,6 +101,10 @@ impl PromptBank {
                     })?;
                 out.push(Arc::clone(e.get(law)));
             }
+            Fragment::Value {
+                style: ivr_dsl::ast::ValueStyle::Text,
+                ..
+            } => return Err(MissingAudio::NotPrompt("text")),
             Fragment::Value { text, style, lang } => {
                 let spoken = say::say(text, *style, *lang, say::Gender::Masculine);
                 for id in &spoken.fragments {
@@ -119,14 +117,7 @@ impl PromptBank {
                     out.push(Arc::clone(e.get(law)));
                 }
             }
-            Fragment::Recording(r) => {
-                let path = PathBuf::from(&r.location);
-                let a = audio::read_wav(&path)
-                    .map_err(|source| MissingAudio::Recording { path, source })?;
-                let mut bytes = Vec::with_capacity(a.samples.len());
-                crate::media::g711::encode(law, &a.samples, &mut bytes);
-                out.push(bytes.into());
-            }
+            Fragment::Recording(_) => return Err(MissingAudio::NotPrompt("a recording")),
             Fragment::Beep => out.push(self.beep(law)),
         }
         Ok(())
@@ -185,10 +176,13 @@ mod tests {
             .expect_err("missing");
         assert!(e.to_string().contains("no-such-prompt"), "{e}");
         let rec = Fragment::Recording(crate::flow::Recording {
-            location: "/nonexistent/x.wav".into(),
+            location: "/data/x.wav".into(),
             duration_ms: 1,
             sha256: None,
         });
-        assert!(b.resolve(&rec, Law::Pcmu, &mut out).is_err());
+        assert!(
+            b.resolve(&rec, Law::Pcmu, &mut out).is_err(),
+            "loaded by the runtime"
+        );
     }
 }

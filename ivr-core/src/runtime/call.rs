@@ -51,20 +51,32 @@ enum Done {
         index: usize,
     },
     Recording(Result<Recorded, String>),
-    /// Text-to-speech finished for a deferred play: (piece index, samples or why not).
-    Spoken {
+    /// The blocking work of a play finished: (piece index, samples or why not).
+    Loaded {
         id: u64,
-        audio: Vec<(usize, Result<Vec<i16>, String>)>,
+        audio: Vec<(usize, Loaded)>,
     },
 }
 
-/// One piece of a play that waits for text-to-speech.
-enum Piece {
-    Ready(Arc<[u8]>),
-    Text(String, ivr_dsl::Lang),
+/// A piece's samples, or why there are none.
+type Loaded = Result<Arc<[i16]>, String>;
+
+/// Audio that needs blocking work before it can play, done off the call's task.
+enum Work {
+    /// Text-to-speech (a value said `as text`).
+    Speak(String, ivr_dsl::Lang),
+    /// A recording read back from its file.
+    Read(std::path::PathBuf),
 }
 
-/// A play held back until its text is spoken (later plays queue behind it, in order).
+/// One piece of a play.
+enum Piece {
+    Ready(Arc<[u8]>),
+    Pending(Work),
+}
+
+/// A play in order of arrival; it goes to the media once none of its pieces is pending, and
+/// later plays wait behind it.
 struct Deferred {
     id: u64,
     pieces: Vec<Piece>,
@@ -113,8 +125,10 @@ struct Live {
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     scratch: Vec<Arc<[u8]>>,
-    /// Plays waiting for text-to-speech, in order.
+    /// Plays in order; each waits until its blocking work (speech, a file) is done.
     deferred: std::collections::VecDeque<Deferred>,
+    /// When a transfer the script gave a ring timeout counts as not answered.
+    transfer_deadline: Option<Time>,
     cdr: Cdr,
 }
 
@@ -163,6 +177,7 @@ impl Live {
             done_rx,
             scratch: Vec::new(),
             deferred: std::collections::VecDeque::new(),
+            transfer_deadline: None,
             cdr,
             s,
         }
@@ -182,6 +197,9 @@ impl Live {
                 wake = wake.min(m.poll_timeout());
             }
             if let Some(t) = self.flow.poll_timeout() {
+                wake = wake.min(t);
+            }
+            if let Some(t) = self.transfer_deadline {
                 wake = wake.min(t);
             }
             if wake != armed {
@@ -234,6 +252,13 @@ impl Live {
         }
         if self.flow.poll_timeout().is_some_and(|t| t <= now) {
             self.flow.handle_timeout(now);
+        }
+        if self.transfer_deadline.is_some_and(|t| t <= now) {
+            // The REFER goes on; the script hears that nobody answered in its ring time.
+            self.transfer_deadline = None;
+            tracing::info!("transfer: no answer within the script's timeout");
+            self.flow
+                .handle(Input::Transfer(TransferOutcome::NoAnswer), now);
         }
         let busy = self.flow.has_output()
             || self.media.as_ref().is_some_and(MediaSession::has_event)
@@ -341,6 +366,7 @@ impl Live {
             }
             Event::Transferred { outcome, .. } => {
                 tracing::info!(?outcome, "transfer");
+                self.transfer_deadline = None;
                 self.flow.handle(Input::Transfer(outcome), now);
             }
             Event::Offered { .. } | Event::Ended { .. } => {}
@@ -385,7 +411,7 @@ impl Live {
     fn on_output(&mut self, o: Output, now: Time) {
         match o {
             Output::Play { id, fragments, .. } => {
-                let Some(m) = self.media.as_mut() else {
+                let Some(m) = self.media.as_ref() else {
                     self.flow.handle(Input::PlayFinished { id }, now);
                     return;
                 };
@@ -396,46 +422,39 @@ impl Live {
                     self.cdr
                         .prompts
                         .push(prompt_record(f, self.flow.language(), since));
-                    if let crate::flow::Fragment::Value {
-                        text,
-                        style: ivr_dsl::ast::ValueStyle::Text,
-                        lang,
-                    } = f
-                    {
-                        if self.s.services.tts.is_some() {
-                            pieces.push(Piece::Text(text.clone(), *lang));
-                        } else {
-                            tracing::warn!(
+                    match f {
+                        crate::flow::Fragment::Value {
+                            text,
+                            style: ivr_dsl::ast::ValueStyle::Text,
+                            lang,
+                        } => match self.s.services.tts {
+                            Some(_) => {
+                                pieces.push(Piece::Pending(Work::Speak(text.clone(), *lang)))
+                            }
+                            None => tracing::warn!(
                                 "no text-to-speech configured: a text value is not spoken"
-                            );
+                            ),
+                        },
+                        crate::flow::Fragment::Recording(r) => {
+                            pieces.push(Piece::Pending(Work::Read(r.location.clone().into())));
                         }
-                        continue;
+                        _ => {
+                            self.scratch.clear();
+                            if let Err(e) = self.s.services.bank.resolve(f, law, &mut self.scratch)
+                            {
+                                tracing::warn!(error = %e, "prompt not played");
+                            }
+                            pieces.extend(self.scratch.drain(..).map(Piece::Ready));
+                        }
                     }
-                    self.scratch.clear();
-                    if let Err(e) = self.s.services.bank.resolve(f, law, &mut self.scratch) {
-                        tracing::warn!(error = %e, "prompt not played");
-                    }
-                    pieces.extend(self.scratch.drain(..).map(Piece::Ready));
                 }
-                let waits = pieces.iter().any(|p| matches!(p, Piece::Text(..)));
-                if !waits && self.deferred.is_empty() {
-                    let ready = pieces
-                        .into_iter()
-                        .filter_map(|p| match p {
-                            Piece::Ready(b) => Some(b),
-                            Piece::Text(..) => None,
-                        })
-                        .collect();
-                    m.play(id, ready);
-                } else {
-                    self.deferred.push_back(Deferred {
-                        id,
-                        pieces,
-                        asked: false,
-                    });
-                    self.speak_deferred();
-                    self.flush_deferred();
-                }
+                self.deferred.push_back(Deferred {
+                    id,
+                    pieces,
+                    asked: false,
+                });
+                self.start_work();
+                self.flush_deferred();
             }
             Output::StopPlayback => {
                 if let Some(m) = self.media.as_mut() {
@@ -447,6 +466,8 @@ impl Live {
                     self.flow.handle(Input::PlayFinished { id }, now);
                 }
             }
+            // In-band detection is chosen per call when media starts (on when the caller
+            // offered no telephone-event, or by `rtp.inband`), not per input state.
             Output::Listen(_) => {}
             Output::StartRecording {
                 beep,
@@ -503,9 +524,10 @@ impl Live {
                     });
                 });
             }
-            Output::Transfer { dest, .. } => match self.s.services.transfer.get(&dest) {
+            Output::Transfer { dest, timeout_ms } => match self.s.services.transfer.get(&dest) {
                 Some(uri) => {
                     tracing::info!(%dest, %uri, "transferring");
+                    self.transfer_deadline = timeout_ms.map(|ms| now.plus(ms));
                     let _ = self.s.sip.send(Control::Transfer(self.s.call, uri.clone()));
                 }
                 None => {
@@ -532,43 +554,61 @@ impl Live {
         }
     }
 
-    /// Starts text-to-speech (off the task) for deferred plays not asked for yet.
-    fn speak_deferred(&mut self) {
-        let Some(tts) = self.s.services.tts.clone() else {
-            return;
-        };
+    /// Starts the blocking work (off the task) of plays not started yet.
+    fn start_work(&mut self) {
+        let tts = self.s.services.tts.clone();
         for d in self.deferred.iter_mut().filter(|d| !d.asked) {
             d.asked = true;
-            let texts: Vec<(usize, String, ivr_dsl::Lang)> = d
+            let work: Vec<(usize, Work)> = d
                 .pieces
-                .iter()
+                .iter_mut()
                 .enumerate()
                 .filter_map(|(i, p)| match p {
-                    Piece::Text(t, l) => Some((i, t.clone(), *l)),
+                    // The work goes to the worker; the piece stays pending until its result
+                    // comes back.
+                    Piece::Pending(w) => Some((
+                        i,
+                        std::mem::replace(w, Work::Read(std::path::PathBuf::new())),
+                    )),
                     Piece::Ready(_) => None,
                 })
                 .collect();
-            let (id, tx, tts) = (d.id, self.done_tx.clone(), Arc::clone(&tts));
+            if work.is_empty() {
+                continue;
+            }
+            let (id, tx, tts) = (d.id, self.done_tx.clone(), tts.clone());
             self.busy += 1;
             tokio::task::spawn_blocking(move || {
-                let audio = texts
+                let audio = work
                     .into_iter()
-                    .map(|(i, text, lang)| {
-                        (i, tts.synthesize(&text, lang).map_err(|e| e.to_string()))
+                    .map(|(i, w)| {
+                        let samples = match w {
+                            Work::Speak(text, lang) => match tts.as_ref() {
+                                Some(t) => t
+                                    .synthesize(&text, lang)
+                                    .map(Arc::from)
+                                    .map_err(|e| e.to_string()),
+                                None => Err("no text-to-speech".into()),
+                            },
+                            Work::Read(path) => crate::prompts::audio::read_wav(&path)
+                                .map(|a| a.samples)
+                                .map_err(|e| e.to_string()),
+                        };
+                        (i, samples)
                     })
                     .collect();
-                let _ = tx.send(Done::Spoken { id, audio });
+                let _ = tx.send(Done::Loaded { id, audio });
             });
         }
     }
 
-    /// Hands the deferred plays whose speech is ready to the media, in order.
+    /// Hands the plays whose pieces are all ready to the media, in order.
     fn flush_deferred(&mut self) {
         let Some(m) = self.media.as_mut() else { return };
         while self
             .deferred
             .front()
-            .is_some_and(|d| !d.pieces.iter().any(|p| matches!(p, Piece::Text(..))))
+            .is_some_and(|d| !d.pieces.iter().any(|p| matches!(p, Piece::Pending(_))))
         {
             if let Some(d) = self.deferred.pop_front() {
                 let ready = d
@@ -576,7 +616,7 @@ impl Live {
                     .into_iter()
                     .filter_map(|p| match p {
                         Piece::Ready(b) => Some(b),
-                        Piece::Text(..) => None,
+                        Piece::Pending(_) => None,
                     })
                     .collect();
                 m.play(d.id, ready);
@@ -685,27 +725,23 @@ impl Live {
                 }
                 self.flow.handle(Input::Backend { id, result }, now);
             }
-            Done::Spoken { id, audio } => {
+            Done::Loaded { id, audio } => {
                 let law = self
                     .media
                     .as_ref()
                     .map_or(crate::media::g711::Law::Pcmu, MediaSession::law);
                 if let Some(d) = self.deferred.iter_mut().find(|d| d.id == id) {
                     for (i, r) in audio {
-                        let piece = match r {
+                        let mut bytes = Vec::new();
+                        match r {
                             Ok(samples) => {
-                                tracing::info!(ms = samples.len() / 8, "text spoken");
-                                let mut bytes = Vec::with_capacity(samples.len());
+                                tracing::info!(ms = samples.len() / 8, "audio loaded");
                                 crate::media::g711::encode(law, &samples, &mut bytes);
-                                Piece::Ready(bytes.into())
                             }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "text not spoken");
-                                Piece::Ready(Arc::from(&b""[..]))
-                            }
-                        };
+                            Err(e) => tracing::warn!(error = %e, "audio not played"),
+                        }
                         if let Some(p) = d.pieces.get_mut(i) {
-                            *p = piece;
+                            *p = Piece::Ready(bytes.into());
                         }
                     }
                 }
