@@ -38,22 +38,29 @@ fn changed() -> String {
     )
 }
 
+/// A server on a copy of the shipped script (which the test then edits), reloading by
+/// polling every `poll` ms (`0`: on SIGHUP only).
+fn serve_copy(name: &str, poll: &str) -> (Scratch, std::path::PathBuf, Served) {
+    let dir = Scratch::new(name);
+    let flow = dir.0.join("hotline.flow");
+    std::fs::write(&flow, original()).expect("write");
+    let s = Served::launch(
+        name,
+        flow.to_str().expect("utf-8 path"),
+        "",
+        "",
+        &["--reload-poll", poll],
+    );
+    (dir, flow, s)
+}
+
 fn first_prompt(c: &serde_json::Value) -> String {
     c["prompts"][0]["id"].as_str().unwrap_or("").to_string()
 }
 
 #[test]
 fn a_changed_file_is_picked_up_and_a_broken_one_refused() {
-    let dir = Scratch::new("reload-file");
-    let flow = dir.0.join("hotline.flow");
-    std::fs::write(&flow, original()).expect("write");
-    let s = Served::launch(
-        "reload-file",
-        flow.to_str().expect("utf-8 path"),
-        "",
-        "",
-        &["--reload-poll", "200"],
-    );
+    let (_dir, flow, s) = serve_copy("reload-file", "200");
     // A long call under version 1.
     let long = call(s.addr, "4s");
     sleep(Duration::from_millis(800));
@@ -114,16 +121,7 @@ fn a_changed_file_is_picked_up_and_a_broken_one_refused() {
 
 #[test]
 fn sighup_reloads_when_polling_is_off() {
-    let dir = Scratch::new("reload-hup");
-    let flow = dir.0.join("hotline.flow");
-    std::fs::write(&flow, original()).expect("write");
-    let s = Served::launch(
-        "reload-hup",
-        flow.to_str().expect("utf-8 path"),
-        "",
-        "",
-        &["--reload-poll", "0"],
-    );
+    let (_dir, flow, s) = serve_copy("reload-hup", "0");
     std::fs::write(&flow, changed()).expect("write");
     sleep(Duration::from_millis(500));
     assert!(

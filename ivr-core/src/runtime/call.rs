@@ -476,11 +476,7 @@ impl Live {
                 finish_key,
             } => self.start_recording(beep, max_ms, silence_ms, finish_key, now),
             Output::StopRecording => {
-                if let Some((r, _)) = self.after_beep.take() {
-                    self.finish(r);
-                } else {
-                    self.finish_recording();
-                }
+                self.stop_recording();
             }
             Output::Backend(req) => {
                 let index = self.cdr.backend.len();
@@ -684,6 +680,14 @@ impl Live {
         }
     }
 
+    /// Ends whatever recording there is: one waiting for its beep, or one running.
+    fn stop_recording(&mut self) {
+        if let Some((r, _)) = self.after_beep.take() {
+            self.finish(r);
+        }
+        self.finish_recording();
+    }
+
     fn finish_recording(&mut self) {
         if let Some(r) = self.media.as_mut().and_then(MediaSession::take_recorder) {
             self.finish(r);
@@ -795,10 +799,7 @@ impl Live {
         if self.cdr.hangup_by.is_empty() {
             self.cdr.hangup_by = "ivr".into();
         }
-        if let Some((r, _)) = self.after_beep.take() {
-            self.finish(r);
-        }
-        self.finish_recording();
+        self.stop_recording();
         let _ = self.s.sip.send(Control::Hangup(self.s.call));
     }
 
@@ -829,10 +830,7 @@ impl Live {
         if self.answered.is_some() && !self.flow.is_ended() && !forced {
             self.flow.handle(Input::CallerHangup, now);
         }
-        if let Some((r, _)) = self.after_beep.take() {
-            self.finish(r);
-        }
-        self.finish_recording();
+        self.stop_recording();
         while self.busy > 0 {
             match self.done_rx.recv().await {
                 Some(d) => self.on_done(d),
