@@ -55,13 +55,17 @@ impl Stmt {
     }
 }
 
+/// Text of a name: kept inline (no allocation) up to 24 bytes, which covers nearly every name
+/// in a script (12 Arabic letters), and is a `&str` everywhere through `Deref`.
+pub type Name = compact_str::CompactString;
+
 /// A name of a flow, step, variable or business-hours set.
 #[derive(Clone, Debug)]
 pub struct Ident {
     /// As written.
-    pub text: String,
+    pub text: Name,
     /// Identity (see [`crate::fold::name_key`]).
-    pub key: String,
+    pub key: Name,
     /// Where.
     pub span: Span,
 }
@@ -74,7 +78,7 @@ impl PartialEq for Ident {
 
 impl Ident {
     /// A name from its text.
-    pub fn new(text: impl Into<String>, span: Span) -> Self {
+    pub fn new(text: impl Into<Name>, span: Span) -> Self {
         let text = text.into();
         Ident {
             key: crate::fold::name_key(&text),
@@ -89,7 +93,7 @@ impl Ident {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExtName {
     /// The name.
-    pub name: String,
+    pub name: Name,
     /// Where.
     pub span: Span,
 }

@@ -88,7 +88,7 @@ pub struct FlowInfo<'a> {
     /// End node (reached only by falling off).
     pub end: NodeId,
     /// Steps by key.
-    pub steps: HashMap<String, NodeId>,
+    pub steps: HashMap<&'a str, NodeId>,
 }
 
 /// The graph.
@@ -112,7 +112,7 @@ pub struct Cfg<'a> {
 struct Builder<'a> {
     cfg: Cfg<'a>,
     raw_edges: Vec<(NodeId, Edge)>,
-    flow_keys: HashMap<String, usize>,
+    flow_keys: HashMap<&'a str, usize>,
     defaults: &'a [Stmt],
     in_defaults: bool,
 }
@@ -151,10 +151,10 @@ impl<'a> Cfg<'a> {
                     if let StmtKind::Step(n) = &c.kind {
                         let id = b.node(NodeKind::Stmt(c), i);
                         b.cfg.stmt_node.insert(c as *const Stmt as usize, id);
-                        steps.entry(n.key.clone()).or_insert(id);
+                        steps.entry(n.key.as_str()).or_insert(id);
                     }
                 }
-                b.flow_keys.entry(name.key.clone()).or_insert(i);
+                b.flow_keys.entry(name.key.as_str()).or_insert(i);
                 b.cfg.flows.push(FlowInfo {
                     stmt: s,
                     name,
@@ -320,8 +320,12 @@ impl<'a> Builder<'a> {
                     .cfg
                     .flows
                     .get(flow)
-                    .and_then(|f| f.steps.get(&t.key).copied())
-                    .or_else(|| self.flow_keys.get(&t.key).map(|&i| self.cfg.flows[i].entry))
+                    .and_then(|f| f.steps.get(t.key.as_str()).copied())
+                    .or_else(|| {
+                        self.flow_keys
+                            .get(t.key.as_str())
+                            .map(|&i| self.cfg.flows[i].entry)
+                    })
                     .unwrap_or(exit);
                 self.edge(n, target, Label::Goto, false);
                 n
@@ -373,7 +377,7 @@ impl<'a> Builder<'a> {
                     None => cont,
                 };
                 self.edge(n, after, Label::Next, false);
-                if let Some(&i) = self.flow_keys.get(&target.key) {
+                if let Some(&i) = self.flow_keys.get(target.key.as_str()) {
                     let e = self.cfg.flows[i].entry;
                     self.edge(n, e, Label::Call, false);
                 }

@@ -35,6 +35,22 @@ pub fn fold_keyword(word: &str) -> Cow<'_, str> {
         return Cow::Borrowed(word);
     }
     let mut out = String::with_capacity(word.len());
+    fold_into(word, &mut out);
+    Cow::Owned(out)
+}
+
+/// [`fold_keyword`] into a reusable buffer: the parser folds every word it meets, and most
+/// Arabic keywords need a change (hamza, ta marbuta), so it should not allocate each time.
+pub fn fold_keyword_in<'b>(word: &'b str, buf: &'b mut String) -> &'b str {
+    if word.chars().all(plain) {
+        return word;
+    }
+    buf.clear();
+    fold_into(word, buf);
+    buf.as_str()
+}
+
+fn fold_into(word: &str, out: &mut String) {
     let mut push = |c: char| {
         if c == TATWEEL || is_haraka(c) {
             return;
@@ -48,6 +64,9 @@ pub fn fold_keyword(word: &str) -> Cow<'_, str> {
         };
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+        } else if matches!(c, '\u{0600}'..='\u{06FF}') {
+            // The Arabic block has no case.
+            out.push(c);
         } else {
             out.extend(c.to_lowercase());
         }
@@ -57,14 +76,13 @@ pub fn fold_keyword(word: &str) -> Cow<'_, str> {
     } else {
         word.nfkc().for_each(&mut push);
     }
-    Cow::Owned(out)
 }
 
 /// The identity of a name: NFKC with tatweel and harakat dropped. Two names are the same name
 /// exactly when their keys are equal; hamza, alef maqsura and ta marbuta still count.
-pub fn name_key(name: &str) -> String {
+pub fn name_key(name: &str) -> crate::ast::Name {
     if is_nfkc(name) && !name.chars().any(|c| c == TATWEEL || is_haraka(c)) {
-        return name.to_string();
+        return name.into();
     }
     name.nfkc()
         .filter(|&c| c != TATWEEL && !is_haraka(c))

@@ -378,7 +378,7 @@ pub fn expr(e: &Expr, lang: Lang) -> String {
             out.push('"');
             out
         }
-        Expr::Var(v) => v.text.clone(),
+        Expr::Var(v) => v.text.to_string(),
         Expr::WithinHours(h) => format!("{} {}", Kw::WithinHours.spell(lang), h.text),
         Expr::Not(e) => format!("{} {}", Kw::Not.spell(lang), expr(e, lang)),
         Expr::Neg(e) => format!("-{}", expr(e, lang)),

@@ -118,7 +118,7 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
     order.sort_by_key(|id| match cfg.nodes[*id].kind {
         NodeKind::Stmt(s) => s.kw_span.start,
         NodeKind::FlowEntry(i) => cfg.flows[i].name.span.start,
-        _ => usize::MAX,
+        _ => u32::MAX,
     });
     // Edges between drawn nodes, through undrawn ones.
     let mut edges: BTreeSet<(NodeId, NodeId, String)> = BTreeSet::new();

@@ -111,10 +111,9 @@ pub fn render_human(
         }
         .with_code(d.code.as_str())
         .with_message(message);
-        if d.span.end >= d.span.start && d.span.end <= src.text.len() && d.span.line > 0 {
+        if d.span.end >= d.span.start && d.span.range().end <= src.text.len() && d.span.line > 0 {
             cs = cs.with_labels(vec![
-                Label::primary((), d.span.start..d.span.end)
-                    .with_message(label.unwrap_or_default()),
+                Label::primary((), d.span.range()).with_message(label.unwrap_or_default()),
             ]);
         }
         if let Some(h) = help {

@@ -63,12 +63,7 @@ impl Source {
         let line = self.line_of(start);
         let ls = self.line_starts[line];
         let col = self.text.get(ls..start).map_or(0, |s| s.chars().count()) + 1;
-        Span {
-            start,
-            end,
-            line: (line + 1) as u32,
-            col: col as u32,
-        }
+        Span::at(start, end, (line + 1) as u32, col as u32)
     }
 
     /// 0-based line containing byte `offset`.
@@ -103,9 +98,10 @@ impl Source {
 
     /// The 1-based column one past the span's end on its line.
     pub fn end_col(&self, span: &Span) -> u32 {
-        let line = self.line_of(span.start);
+        let r = span.range();
+        let line = self.line_of(r.start);
         let (ls, le) = self.line_range(line);
-        let end = span.end.min(le).max(span.start);
+        let end = r.end.min(le).max(r.start);
         let chars = self.text.get(ls..end).map_or(0, |s| s.chars().count());
         chars as u32 + 1
     }

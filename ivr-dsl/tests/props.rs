@@ -203,7 +203,7 @@ impl Gen {
     }
     fn ext(&mut self) -> ExtName {
         ExtName {
-            name: self.pick(IDS).to_string(),
+            name: (*self.pick(IDS)).into(),
             span: Self::span(),
         }
     }

@@ -373,10 +373,10 @@ impl Program {
                 StmtKind::Flow { name, params } => {
                     let params = params.iter().map(|p| c.var(p)).collect();
                     c.flow_ids
-                        .entry(name.key.clone())
+                        .entry(name.key.to_string())
                         .or_insert(c.p.flows.len());
                     c.p.flows.push(FlowInfo {
-                        name: name.text.clone(),
+                        name: name.text.to_string(),
                         entry: 0,
                         params,
                     });
@@ -437,12 +437,12 @@ impl Compiler<'_> {
 
     fn var_name(&mut self, text: &str) -> VarId {
         let key = ivr_dsl::fold::name_key(text);
-        if let Some(&v) = self.var_ids.get(&key) {
+        if let Some(&v) = self.var_ids.get(key.as_str()) {
             return v;
         }
         let v = self.p.vars.len();
         self.p.vars.push(text.to_string());
-        self.var_ids.insert(key, v);
+        self.var_ids.insert(key.to_string(), v);
         v
     }
 
@@ -452,7 +452,7 @@ impl Compiler<'_> {
 
     fn hours(&mut self, name: &Ident, body: &[Stmt]) {
         let mut h = Hours {
-            name: name.text.clone(),
+            name: name.text.to_string(),
             ranges: Vec::new(),
             closed_on_holidays: false,
         };
@@ -481,7 +481,7 @@ impl Compiler<'_> {
             }
         }
         self.hours_ids
-            .entry(name.key.clone())
+            .entry(name.key.to_string())
             .or_insert(self.p.hours.len());
         self.p.hours.push(h);
     }
@@ -491,9 +491,12 @@ impl Compiler<'_> {
             Expr::Num(n) => CExpr::Num(i64::try_from(n.value).unwrap_or(i64::MAX)),
             Expr::Str(s, _) => CExpr::Str(s.clone()),
             Expr::Var(v) => CExpr::Var(self.var(v)),
-            Expr::WithinHours(h) => {
-                CExpr::WithinHours(self.hours_ids.get(&h.key).copied().unwrap_or(usize::MAX))
-            }
+            Expr::WithinHours(h) => CExpr::WithinHours(
+                self.hours_ids
+                    .get(h.key.as_str())
+                    .copied()
+                    .unwrap_or(usize::MAX),
+            ),
             Expr::Not(x) => CExpr::Not(Box::new(self.expr(x))),
             Expr::Neg(x) => CExpr::Neg(Box::new(self.expr(x))),
             Expr::Paren(x) => self.expr(x),
@@ -511,7 +514,7 @@ impl Compiler<'_> {
                 barge_in,
             } => Some(PromptLine {
                 item: match what {
-                    SayWhat::Prompt(id) => SayItem::Prompt(id.name.clone()),
+                    SayWhat::Prompt(id) => SayItem::Prompt(id.name.to_string()),
                     SayWhat::Value(v, style) => SayItem::Value(self.var(v), *style),
                 },
                 lang: *lang,
@@ -577,12 +580,12 @@ impl Compiler<'_> {
             StmtKind::Step(n) => {
                 let id = self.p.steps.len();
                 self.p.steps.push(StepInfo {
-                    name: n.text.clone(),
+                    name: n.text.to_string(),
                     flow,
                 });
                 self.point(format!("step {}", n.text), s.span.line, flow);
                 let pc = self.emit(Op::Step(id));
-                self.step_pcs.entry((flow, n.key.clone())).or_insert(pc);
+                self.step_pcs.entry((flow, n.key.to_string())).or_insert(pc);
                 self.block(&s.body, flow);
             }
             StmtKind::Language(l) => {
@@ -599,13 +602,13 @@ impl Compiler<'_> {
             StmtKind::Repeat => {
                 self.emit(Op::Repeat);
             }
-            StmtKind::Goto(t) => self.jump_fix(Fix::Step(flow, t.key.clone())),
+            StmtKind::Goto(t) => self.jump_fix(Fix::Step(flow, t.key.to_string())),
             StmtKind::Run {
                 flow: f,
                 args,
                 into,
             } => {
-                let target = self.flow_ids.get(&f.key).copied();
+                let target = self.flow_ids.get(f.key.as_str()).copied();
                 match target {
                     Some(t) => {
                         let params = self.p.flows[t].params.clone();
@@ -613,7 +616,7 @@ impl Compiler<'_> {
                             .iter()
                             .map(|a| {
                                 let v = self.var(a);
-                                let key = a.key.clone();
+                                let key = a.key.to_string();
                                 let param = params
                                     .iter()
                                     .copied()
@@ -652,11 +655,11 @@ impl Compiler<'_> {
                 let names: Vec<String> = match self
                     .env
                     .operations
-                    .get(&op.name)
+                    .get(op.name.as_str())
                     .and_then(|o| o.fields.clone())
                 {
                     Some(f) => f,
-                    None => args.iter().map(|a| a.text.clone()).collect(),
+                    None => args.iter().map(|a| a.text.to_string()).collect(),
                 };
                 let fields = names
                     .into_iter()
@@ -675,7 +678,7 @@ impl Compiler<'_> {
                 let (at, handlers, next) = self.handled(s, flow, &what);
                 self.p.code[at] = Op::Backend {
                     kind,
-                    op: op.name.clone(),
+                    op: op.name.to_string(),
                     fields,
                     into,
                     on_failure: handlers.get(&Event::Failure).copied(),
@@ -686,7 +689,7 @@ impl Compiler<'_> {
             StmtKind::Transfer { dest, timeout } => {
                 let (at, handlers, _) = self.handled(s, flow, &format!("transfer {}", dest.name));
                 self.p.code[at] = Op::Transfer {
-                    dest: dest.name.clone(),
+                    dest: dest.name.to_string(),
                     timeout_ms: timeout.map(|t| t.millis()),
                     on_busy: handlers.get(&Event::Busy).copied(),
                     on_noanswer: handlers.get(&Event::Noanswer).copied(),

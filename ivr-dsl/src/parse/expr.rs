@@ -42,10 +42,14 @@ fn binop(i: In) -> Option<(In, BinOp)> {
             return Some((i.take_from(s.len()), op));
         }
     }
-    match peek_kw(i) {
-        Some(Kw::And) => kw(Kw::And)(i).ok().map(|(r, _)| (r, BinOp::And)),
-        Some(Kw::Or) => kw(Kw::Or)(i).ok().map(|(r, _)| (r, BinOp::Or)),
-        _ => None,
+    let mark = i.extra.kw_langs.borrow().len();
+    match any_kw(i) {
+        Ok((r, (Kw::And, _, _))) => Some((r, BinOp::And)),
+        Ok((r, (Kw::Or, _, _))) => Some((r, BinOp::Or)),
+        _ => {
+            i.extra.kw_langs.borrow_mut().truncate(mark);
+            None
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Phase 3a: tokens, as nom 8 parsers over `nom_locate` spans. Non-fatal findings (a mixed digit
 //! family, a badly formed name) are recorded in the [`Ctx`] and parsing goes on.
 
-use crate::ast::{Duration, ExtName, Ident, Key, Num, TimeOfDay, TimeUnit};
+use crate::ast::{Duration, ExtName, Ident, Key, Name, Num, TimeOfDay, TimeUnit};
 use crate::diag::{Code, Diagnostic};
 use crate::fold::{self, DigitFamily, Script, digit_value, fold_keyword, script_of};
 use crate::keywords::{self, Kw, Lang};
@@ -19,11 +19,31 @@ pub struct Ctx {
     pub diags: RefCell<Vec<Diagnostic>>,
     /// Keywords of the current line, with their language.
     pub kw_langs: RefCell<Vec<(Lang, Span)>>,
+    /// Scratch space for folding words.
+    fold_buf: RefCell<String>,
 }
 
 impl Ctx {
     pub(crate) fn report(&self, d: Diagnostic) {
         self.diags.borrow_mut().push(d);
+    }
+
+    /// Whether `word` folds to a reserved keyword.
+    pub(crate) fn is_reserved(&self, word: &str) -> bool {
+        keywords::is_reserved(fold::fold_keyword_in(word, &mut self.fold_buf.borrow_mut()))
+    }
+
+    /// The keyword table entries whose first word is `word` (folded).
+    fn entries(&self, word: &str) -> Option<&'static [keywords::Entry]> {
+        let mut buf = self.fold_buf.borrow_mut();
+        keywords::table()
+            .get(fold::fold_keyword_in(word, &mut buf))
+            .map(Vec::as_slice)
+    }
+
+    /// Whether `word` folds to `folded`.
+    fn folds_to(&self, word: &str, folded: &str) -> bool {
+        fold::fold_keyword_in(word, &mut self.fold_buf.borrow_mut()) == folded
     }
 }
 
@@ -84,12 +104,12 @@ pub fn fail_with<'a, T>(at: In<'a>, diag: Diagnostic) -> PResult<'a, T> {
 
 /// The span of a fragment.
 pub fn span_of(i: &In) -> Span {
-    Span {
-        start: i.location_offset(),
-        end: i.location_offset() + i.fragment().len(),
-        line: i.location_line(),
-        col: i.get_utf8_column() as u32,
-    }
+    Span::at(
+        i.location_offset(),
+        i.location_offset() + i.fragment().len(),
+        i.location_line(),
+        i.get_utf8_column() as u32,
+    )
 }
 
 #[inline]
@@ -160,8 +180,7 @@ pub fn symbol(c: char) -> impl Fn(In) -> PResult<In> {
 /// Any keyword (longest spelling wins), with its language and span.
 pub fn any_kw(i: In) -> PResult<(Kw, Lang, Span)> {
     let (rest, first) = word(i)?;
-    let folded = fold_keyword(first.fragment());
-    let Some(entries) = keywords::table().get(folded.as_ref()) else {
+    let Some(entries) = first.extra.entries(first.fragment()) else {
         return fail(first, "@expect-keyword");
     };
     'entries: for e in entries {
@@ -169,7 +188,7 @@ pub fn any_kw(i: In) -> PResult<(Kw, Lang, Span)> {
         let mut end = first;
         for w in &e.rest {
             match word(r) {
-                Ok((r2, wspan)) if fold_keyword(wspan.fragment()) == w.as_str() => {
+                Ok((r2, wspan)) if r.extra.folds_to(wspan.fragment(), w) => {
                     r = r2;
                     end = wspan;
                 }
@@ -442,7 +461,7 @@ fn bad_key<'a, T>(i: In<'a>) -> PResult<'a, T> {
 pub fn make_ident(w: &In) -> Ident {
     let text = w.fragment().to_string();
     let span = span_of(w);
-    if let Some(reason) = name_problem(&text) {
+    if let Some(reason) = name_problem(w.extra, &text) {
         let mut d = Diagnostic::new(Code::BadName, span)
             .arg("name", text.clone())
             .arg("reason", reason);
@@ -455,7 +474,7 @@ pub fn make_ident(w: &In) -> Ident {
     Ident::new(text, span)
 }
 
-fn name_problem(text: &str) -> Option<&'static str> {
+fn name_problem(ctx: &Ctx, text: &str) -> Option<&'static str> {
     let first_ok = text.chars().next().is_some_and(|c| {
         c == '_' || c.is_ascii_alphabetic() || matches!(c, '\u{0621}'..='\u{064A}')
     });
@@ -465,10 +484,10 @@ fn name_problem(text: &str) -> Option<&'static str> {
         .all(|c| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' | '_' | '0'..='9'));
     if first_ok && (latin || arabic) {
         // The common case: plain Latin or Arabic letters.
-        return keywords::is_reserved(&fold_keyword(text)).then_some("@reason-keyword");
+        return ctx.is_reserved(text).then_some("@reason-keyword");
     }
     let nfkc: String = text.nfkc().collect();
-    if keywords::is_reserved(&fold_keyword(text)) {
+    if ctx.is_reserved(text) {
         return Some("@reason-keyword");
     }
     if nfkc.contains('-') {
@@ -497,7 +516,7 @@ fn name_problem(text: &str) -> Option<&'static str> {
 /// A name.
 pub fn ident(i: In) -> PResult<Ident> {
     let (r, w) = word(i)?;
-    if keywords::is_reserved(&fold_keyword(w.fragment())) {
+    if w.extra.is_reserved(w.fragment()) {
         let d = Diagnostic::new(Code::BadName, span_of(&w))
             .arg("name", *w.fragment())
             .arg("reason", "@reason-keyword");
@@ -508,7 +527,7 @@ pub fn ident(i: In) -> PResult<Ident> {
 
 /// Checks a word as an external name (prompt id, operation, destination).
 pub fn make_ext(w: &In) -> ExtName {
-    let name = w.fragment().to_string();
+    let name = Name::from(*w.fragment());
     let ok = name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')

@@ -13,72 +13,149 @@ use lex::{Ctx, In, found, span_of};
 use nom::Input;
 use nom_locate::LocatedSpan;
 
-/// One code line, parsed: its statement, whether its body came inline, and what the line
-/// reported.
-struct ParsedLine {
-    stmt: Stmt,
-    inline: bool,
-    diags: Vec<Diagnostic>,
-    ar: usize,
-    en: usize,
+/// One code line, parsed: its statement and whether its body came inline. Findings go to
+/// `diags`, keyword counts to `counts`.
+fn parse_line(
+    src: &Source,
+    ctx: &Ctx,
+    cursor: &mut In<'_>,
+    line: &Line,
+    diags: &mut Vec<Diagnostic>,
+    counts: &mut crate::KeywordCounts,
+) -> (Stmt, bool) {
+    // Advance a cursor rather than slicing from the start of the file: nom_locate counts the
+    // newlines it skips, so this keeps the whole parse linear.
+    *cursor = cursor.take_from(line.start - cursor.location_offset());
+    let input = cursor.take(line.end - line.start);
+    ctx.kw_langs.borrow_mut().clear();
+    let mut inline = false;
+    let stmt = match stmt::line(input) {
+        Ok((_, parsed)) => {
+            inline = parsed.inline;
+            parsed.stmt
+        }
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+            if !src.is_tainted(line.index) {
+                diags.push(e.diag.unwrap_or_else(|| {
+                    let at = span_of(&e.at.take(found_len(&e.at)));
+                    Diagnostic::new(Code::Syntax, at)
+                        .arg("expected", e.expected)
+                        .arg("found", found(&e.at))
+                }));
+            }
+            let mut s = Stmt::new(StmtKind::Invalid, src.span(line.start, line.end));
+            s.kw_span = s.span;
+            s
+        }
+        Err(nom::Err::Incomplete(_)) => {
+            Stmt::new(StmtKind::Invalid, src.span(line.start, line.end))
+        }
+    };
+    let langs = ctx.kw_langs.borrow();
+    let ar = langs.iter().filter(|(l, _)| *l == Lang::Ar).count();
+    counts.ar += ar;
+    counts.en += langs.len() - ar;
+    if !matches!(stmt.kind, StmtKind::Invalid)
+        && let Some((first, _)) = langs.first()
+        && let Some((_, at)) = langs.iter().find(|(l, _)| l != first)
+    {
+        diags.push(Diagnostic::new(Code::MixedKeywords, *at));
+    }
+    drop(langs);
+    diags.append(&mut ctx.diags.borrow_mut());
+    (stmt, inline)
 }
 
-/// Parses the code lines `lines` (in order). Lines are independent of each other, so disjoint
-/// runs of them can be parsed on different threads.
-fn parse_lines(src: &Source, lines: &[Line]) -> Vec<ParsedLine> {
+/// A run of lines that starts at a top-level statement (or the file's start) and ends before
+/// the next one, parsed into top-level statements with their blocks.
+#[derive(Default)]
+struct Part {
+    stmts: Vec<Stmt>,
+    trailing_comments: Vec<Comment>,
+    diags: Vec<Diagnostic>,
+    counts: crate::KeywordCounts,
+}
+
+/// Parses `lines` and builds their blocks. Top-level statements do not depend on each other,
+/// so disjoint runs of them are parsed on different threads, each building its own subtrees
+/// while the statements are still in cache.
+fn parse_part(src: &Source, lines: &[Line]) -> Part {
     let ctx = Ctx::default();
     let mut cursor: In = LocatedSpan::new_extra(src.text.as_str(), &ctx);
-    let mut out = Vec::with_capacity(lines.len());
-    for line in lines {
-        // Advance a cursor rather than slicing from the start of the file: nom_locate counts
-        // the newlines it skips, so this keeps the whole parse linear.
-        cursor = cursor.take_from(line.start - cursor.location_offset());
-        let input = cursor.take(line.end - line.start);
-        ctx.kw_langs.borrow_mut().clear();
-        let mut diags = Vec::new();
-        let mut inline = false;
-        let stmt = match stmt::line(input) {
-            Ok((_, parsed)) => {
-                inline = parsed.inline;
-                parsed.stmt
-            }
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                if !src.is_tainted(line.index) {
-                    diags.push(e.diag.unwrap_or_else(|| {
-                        let at = span_of(&e.at.take(found_len(&e.at)));
-                        Diagnostic::new(Code::Syntax, at)
-                            .arg("expected", e.expected)
-                            .arg("found", found(&e.at))
-                    }));
-                }
-                let mut s = Stmt::new(StmtKind::Invalid, src.span(line.start, line.end));
-                s.kw_span = s.span;
-                s
-            }
-            Err(nom::Err::Incomplete(_)) => {
-                Stmt::new(StmtKind::Invalid, src.span(line.start, line.end))
-            }
-        };
-        let langs = ctx.kw_langs.borrow();
-        let ar = langs.iter().filter(|(l, _)| *l == Lang::Ar).count();
-        let en = langs.len() - ar;
-        if !matches!(stmt.kind, StmtKind::Invalid)
-            && let Some((first, _)) = langs.first()
-            && let Some((_, at)) = langs.iter().find(|(l, _)| l != first)
-        {
-            diags.push(Diagnostic::new(Code::MixedKeywords, *at));
+    let mut part = Part::default();
+
+    // How many statements each code line's block holds, so that every body is allocated once
+    // at its final size (statements are large; growing a body moves all of them).
+    let levels: Vec<usize> = lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Code)
+        .map(|l| l.level)
+        .collect();
+    let mut kids = vec![0u32; levels.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (j, &level) in levels.iter().enumerate() {
+        while open.last().is_some_and(|&p| levels[p] >= level) {
+            open.pop();
         }
-        drop(langs);
-        diags.append(&mut ctx.diags.borrow_mut());
-        out.push(ParsedLine {
-            stmt,
-            inline,
-            diags,
-            ar,
-            en,
-        });
+        if let Some(&p) = open.last() {
+            kids[p] += 1;
+        }
+        open.push(j);
     }
-    out
+    let mut kids = kids.into_iter();
+
+    let mut stack: Vec<(usize, Stmt, bool)> = Vec::new();
+    let mut comments: Vec<Comment> = Vec::new();
+    let mut blank = false;
+
+    fn close(stack: &mut Vec<(usize, Stmt, bool)>, top: &mut Vec<Stmt>, level: usize) {
+        while stack.last().is_some_and(|(l, _, _)| *l >= level) {
+            let Some((_, stmt, _)) = stack.pop() else {
+                break;
+            };
+            match stack.last_mut() {
+                Some((_, parent, _)) => parent.body.push(stmt),
+                None => top.push(stmt),
+            }
+        }
+    }
+
+    for line in lines {
+        match line.kind {
+            LineKind::Blank => blank = true,
+            LineKind::Comment => {
+                let text = src.text[line.start + 2..line.end].to_string();
+                comments.push(Comment {
+                    text,
+                    span: src.span(line.start, line.end),
+                });
+            }
+            LineKind::Code => {
+                let (mut stmt, inline) = parse_line(
+                    src,
+                    &ctx,
+                    &mut cursor,
+                    line,
+                    &mut part.diags,
+                    &mut part.counts,
+                );
+                stmt.body.reserve_exact(kids.next().unwrap_or(0) as usize);
+                stmt.comments = std::mem::take(&mut comments);
+                stmt.blank_before = std::mem::take(&mut blank);
+                close(&mut stack, &mut part.stmts, line.level);
+                if let Some((_, parent, true)) = stack.last() {
+                    part.diags.push(
+                        Diagnostic::new(Code::InlineAndBlock, stmt.span)
+                            .arg("parent", parent.kw_span_text(src)),
+                    );
+                }
+                stack.push((line.level, stmt, inline));
+            }
+        }
+    }
+    close(&mut stack, &mut part.stmts, 0);
+    part.trailing_comments = comments;
+    part
 }
 
 /// Scripts smaller than this are parsed on one thread.
@@ -96,6 +173,26 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
     parse_source_with(src, diags, threads)
 }
 
+/// Where to cut `lines` into about `parts` runs of similar size, each starting at a top-level
+/// statement together with the comments and blank lines just before it.
+fn cuts(lines: &[Line], parts: usize) -> Vec<usize> {
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let mut at = (lines.len() * k / parts).max(*cuts.last().unwrap_or(&0));
+        while at < lines.len() && !(lines[at].kind == LineKind::Code && lines[at].level == 0) {
+            at += 1;
+        }
+        while at > 0 && lines[at - 1].kind != LineKind::Code {
+            at -= 1;
+        }
+        if at > *cuts.last().unwrap_or(&0) && at < lines.len() {
+            cuts.push(at);
+        }
+    }
+    cuts.push(lines.len());
+    cuts
+}
+
 /// [`parse_source`] on a given number of threads.
 pub fn parse_source_with(
     src: &Source,
@@ -103,23 +200,19 @@ pub fn parse_source_with(
     threads: usize,
 ) -> (Script, crate::KeywordCounts) {
     let lines = split_lines(src, diags);
-    let code: Vec<Line> = lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Code)
-        .copied()
-        .collect();
-    let parsed: Vec<ParsedLine> = if threads <= 1 {
-        parse_lines(src, &code)
+    let cuts = cuts(&lines, threads.max(1));
+    let runs: Vec<&[Line]> = cuts.windows(2).map(|w| &lines[w[0]..w[1]]).collect();
+    let parts: Vec<Part> = if runs.len() <= 1 {
+        vec![parse_part(src, &lines)]
     } else {
-        let chunk = code.len().div_ceil(threads);
         std::thread::scope(|scope| {
-            let handles: Vec<_> = code
-                .chunks(chunk.max(1))
-                .map(|part| scope.spawn(move || parse_lines(src, part)))
+            let handles: Vec<_> = runs
+                .iter()
+                .map(|run| scope.spawn(move || parse_part(src, run)))
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| match h.join() {
+                .map(|h| match h.join() {
                     Ok(v) => v,
                     // A panic in a parser thread is a bug; re-raise it where it can be seen.
                     Err(p) => std::panic::resume_unwind(p),
@@ -127,57 +220,18 @@ pub fn parse_source_with(
                 .collect()
         })
     };
-
     let mut counts = crate::KeywordCounts::default();
-    let mut script = Script::default();
-    let mut stack: Vec<(usize, Stmt, bool)> = Vec::new();
-    let mut comments: Vec<Comment> = Vec::new();
-    let mut blank = false;
-
-    fn close(stack: &mut Vec<(usize, Stmt, bool)>, script: &mut Script, level: usize) {
-        while stack.last().is_some_and(|(l, _, _)| *l >= level) {
-            let Some((_, stmt, _)) = stack.pop() else {
-                break;
-            };
-            match stack.last_mut() {
-                Some((_, parent, _)) => parent.body.push(stmt),
-                None => script.stmts.push(stmt),
-            }
-        }
+    let mut script = Script {
+        stmts: Vec::with_capacity(parts.iter().map(|p| p.stmts.len()).sum()),
+        trailing_comments: Vec::new(),
+    };
+    for mut part in parts {
+        counts.ar += part.counts.ar;
+        counts.en += part.counts.en;
+        diags.append(&mut part.diags);
+        script.stmts.append(&mut part.stmts);
+        script.trailing_comments = part.trailing_comments;
     }
-
-    let mut parsed = parsed.into_iter();
-    for line in &lines {
-        match line.kind {
-            LineKind::Blank => blank = true,
-            LineKind::Comment => {
-                let text = src.text[line.start + 2..line.end].to_string();
-                comments.push(Comment {
-                    text,
-                    span: src.span(line.start, line.end),
-                });
-            }
-            LineKind::Code => {
-                let Some(mut p) = parsed.next() else { break };
-                counts.ar += p.ar;
-                counts.en += p.en;
-                diags.append(&mut p.diags);
-                let mut stmt = p.stmt;
-                stmt.comments = std::mem::take(&mut comments);
-                stmt.blank_before = std::mem::take(&mut blank);
-                close(&mut stack, &mut script, line.level);
-                if let Some((_, parent, true)) = stack.last() {
-                    diags.push(
-                        Diagnostic::new(Code::InlineAndBlock, stmt.span)
-                            .arg("parent", parent.kw_span_text(src)),
-                    );
-                }
-                stack.push((line.level, stmt, p.inline));
-            }
-        }
-    }
-    close(&mut stack, &mut script, 0);
-    script.trailing_comments = comments;
     (script, counts)
 }
 
@@ -197,10 +251,7 @@ fn found_len(i: &In) -> usize {
 impl Stmt {
     /// The text of the statement's keyword as written.
     pub fn kw_span_text(&self, src: &Source) -> String {
-        src.text
-            .get(self.kw_span.start..self.kw_span.end)
-            .unwrap_or("")
-            .to_string()
+        src.text.get(self.kw_span.range()).unwrap_or("").to_string()
     }
 }
 

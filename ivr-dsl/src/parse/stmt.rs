@@ -21,11 +21,11 @@ pub fn line(i: In) -> PResult<LineStmt> {
     let (i, (kind, kw_span, inline)) = statement(i)?;
     let (i, ()) = eol(i)?;
     let mut stmt = Stmt::new(kind, span_of(&start).to(span_of(&i)));
-    stmt.span.end = i.location_offset();
+    stmt.span.set_end(i.location_offset());
     stmt.kw_span = kw_span;
     let has_inline = inline.is_some();
     if let Some(inner) = inline {
-        stmt.body.push(inner);
+        stmt.body.push(*inner);
     }
     Ok((
         i,
@@ -36,7 +36,9 @@ pub fn line(i: In) -> PResult<LineStmt> {
     ))
 }
 
-type Parsed = (StmtKind, Span, Option<Stmt>);
+/// A statement head: its kind, its keyword's span and the statement written inline after it
+/// (boxed: it is rare, and a statement is large to move around).
+type Parsed = (StmtKind, Span, Option<Box<Stmt>>);
 
 fn lang(i: In) -> PResult<Lang> {
     let (r, (k, _, _)) = any_kw(i)?;
@@ -91,7 +93,7 @@ fn is_simple(k: &StmtKind) -> bool {
     )
 }
 
-fn inline(i: In) -> PResult<Option<Stmt>> {
+fn inline(i: In) -> PResult<Option<Box<Stmt>>> {
     if at_eol(&i) {
         return Ok((i, None));
     }
@@ -105,9 +107,9 @@ fn inline(i: In) -> PResult<Option<Stmt>> {
         return fail_with(start, d);
     }
     let mut s = Stmt::new(kind, span_of(&start));
-    s.span.end = r.location_offset();
+    s.span.set_end(r.location_offset());
     s.kw_span = kw_span;
-    Ok((r, Some(s)))
+    Ok((r, Some(Box::new(s))))
 }
 
 /// One statement head (no end-of-line check).
@@ -350,8 +352,8 @@ fn say(r: In, ks: Span) -> PResult<Parsed> {
     let mut lang = None;
     let mut barge_in = true;
     let mut style = None;
-    while let Some(k) = peek_kw(r) {
-        let (r2, _) = kw(k)(r)?;
+    // One keyword read per option (`any_kw` records a keyword only when it matches).
+    while let Ok((r2, (k, _, _))) = any_kw(r) {
         match k {
             Kw::InAr if lang.is_none() => lang = Some(Lang::Ar),
             Kw::InEn if lang.is_none() => lang = Some(Lang::En),
@@ -366,7 +368,7 @@ fn say(r: In, ks: Span) -> PResult<Parsed> {
     }
     let what = match style {
         Some(s) => {
-            if crate::keywords::is_reserved(&crate::fold::fold_keyword(target.fragment())) {
+            if target.extra.is_reserved(target.fragment()) {
                 return fail(target, "@expect-name");
             }
             SayWhat::Value(make_ident(&target), s)
@@ -393,21 +395,18 @@ fn collect(r: In, ks: Span) -> PResult<Parsed> {
     let (mut r, min) = number(r)?;
     let (mut max, mut until, mut timeout) = (None, None, None);
     while !at_eol(&r) {
-        match peek_kw(r) {
-            Some(Kw::To) if max.is_none() => {
-                let (r2, _) = kw(Kw::To)(r)?;
+        match any_kw(r) {
+            Ok((r2, (Kw::To, _, _))) if max.is_none() => {
                 let (r2, n) = number(r2)?;
                 max = Some(n);
                 r = r2;
             }
-            Some(Kw::Until) if until.is_none() => {
-                let (r2, _) = kw(Kw::Until)(r)?;
+            Ok((r2, (Kw::Until, _, _))) if until.is_none() => {
                 let (r2, k) = key(r2)?;
                 until = Some(k);
                 r = r2;
             }
-            Some(Kw::Timeout) if timeout.is_none() => {
-                let (r2, _) = kw(Kw::Timeout)(r)?;
+            Ok((r2, (Kw::Timeout, _, _))) if timeout.is_none() => {
                 let (r2, d) = duration(r2)?;
                 timeout = Some(d);
                 r = r2;
@@ -435,26 +434,22 @@ fn record(r: In, ks: Span) -> PResult<Parsed> {
     let (mut r, var) = ident(r)?;
     let (mut beep, mut max, mut silence, mut until) = (false, None, None, None);
     while !at_eol(&r) {
-        match peek_kw(r) {
-            Some(Kw::Beep) if !beep => {
-                let (r2, _) = kw(Kw::Beep)(r)?;
+        match any_kw(r) {
+            Ok((r2, (Kw::Beep, _, _))) if !beep => {
                 beep = true;
                 r = r2;
             }
-            Some(Kw::Max) if max.is_none() => {
-                let (r2, _) = kw(Kw::Max)(r)?;
+            Ok((r2, (Kw::Max, _, _))) if max.is_none() => {
                 let (r2, d) = duration(r2)?;
                 max = Some(d);
                 r = r2;
             }
-            Some(Kw::Silence) if silence.is_none() => {
-                let (r2, _) = kw(Kw::Silence)(r)?;
+            Ok((r2, (Kw::Silence, _, _))) if silence.is_none() => {
                 let (r2, d) = duration(r2)?;
                 silence = Some(d);
                 r = r2;
             }
-            Some(Kw::Until) if until.is_none() => {
-                let (r2, _) = kw(Kw::Until)(r)?;
+            Ok((r2, (Kw::Until, _, _))) if until.is_none() => {
                 let (r2, k) = key(r2)?;
                 until = Some(k);
                 r = r2;

@@ -350,7 +350,7 @@ impl<'a> Checker<'a> {
         let starts: Vec<NodeId> = (0..nodes).filter(|&n| start[n]).collect();
         // Only nodes reachable from a start can be on a path from one.
         let live = cfg.reachable(&starts, |_, e| e.label != Label::Call);
-        let builtins: Vec<String> = BUILTIN_VARS
+        let builtins: Vec<crate::ast::Name> = BUILTIN_VARS
             .iter()
             .map(|b| crate::fold::name_key(b))
             .collect();
@@ -359,7 +359,7 @@ impl<'a> Checker<'a> {
         let mut is_def = vec![0u32; nodes];
         let mut generation = 0u32;
         let mut stack = Vec::new();
-        let mut reported: HashSet<usize> = HashSet::default();
+        let mut reported: HashSet<u32> = HashSet::default();
         for &(n, v, id) in &facts.reads {
             if !live[n] || builtins.contains(&v.key) {
                 continue;

@@ -164,7 +164,7 @@ mod tests {
             let mut d = Vec::new();
             let (script, _) = crate::parse::parse_source(&src, &mut d);
             let env = Environment::default();
-            let key = |v: Vec<Diagnostic>| -> Vec<(Code, usize)> {
+            let key = |v: Vec<Diagnostic>| -> Vec<(Code, u32)> {
                 let mut k: Vec<_> = v.into_iter().map(|d| (d.code, d.span.start)).collect();
                 k.sort();
                 k

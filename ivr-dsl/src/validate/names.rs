@@ -129,7 +129,7 @@ impl<'a> Checker<'a> {
                 v
             };
             let is_subflow =
-                run_targets.contains(&fname.key) && entry_key.as_ref() != Some(&fname.key);
+                run_targets.contains(fname.key.as_str()) && entry_key.as_ref() != Some(&fname.key);
             walk(&fstmt.body, &mut |s| {
                 self.statement(s, &langs, &steps, &fx, &hours, &mut used_hours, is_subflow);
             });
@@ -141,7 +141,7 @@ impl<'a> Checker<'a> {
             self.handler_counts(&d.body, None);
         }
         for h in hours {
-            if !used_hours.contains(&h.key) {
+            if !used_hours.contains(h.key.as_str()) {
                 self.push(Diagnostic::new(Code::UnusedHours, h.span).arg("name", h.text.clone()));
             }
         }
@@ -164,13 +164,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn run_targets(&self, fx: &FlowIndex) -> BTreeSet<String> {
+    fn run_targets(&self, fx: &FlowIndex) -> BTreeSet<&'a str> {
         let mut out = BTreeSet::new();
         walk(&self.script.stmts, &mut |s| {
             if let StmtKind::Run { flow, .. } = &s.kind
                 && fx.by_key.contains_key(flow.key.as_str())
             {
-                out.insert(flow.key.clone());
+                out.insert(flow.key.as_str());
             }
         });
         out
@@ -223,8 +223,8 @@ impl<'a> Checker<'a> {
         langs: &[Lang],
         steps: &[&Ident],
         fx: &FlowIndex,
-        hours: &[&Ident],
-        used_hours: &mut BTreeSet<String>,
+        hours: &[&'a Ident],
+        used_hours: &mut BTreeSet<&'a str>,
         is_subflow: bool,
     ) {
         let lang_ok = |this: &mut Self, l: Lang, span: Span| {
@@ -309,7 +309,7 @@ impl<'a> Checker<'a> {
                 } else {
                     OpKind::Lookup
                 };
-                match self.env.operations.get(&op.name) {
+                match self.env.operations.get(op.name.as_str()) {
                     None => {
                         let mut d = Diagnostic::new(Code::UnknownOperation, op.span)
                             .arg("name", op.name.clone());
@@ -347,7 +347,7 @@ impl<'a> Checker<'a> {
             }
             StmtKind::Transfer { dest, timeout } => {
                 if let Some(dests) = &self.env.destinations
-                    && !dests.contains(&dest.name)
+                    && !dests.contains(dest.name.as_str())
                 {
                     let mut d = Diagnostic::new(Code::UnknownDestination, dest.span)
                         .arg("name", dest.name.clone());
@@ -430,7 +430,7 @@ impl<'a> Checker<'a> {
             for h in hs {
                 match resolve(h, hours, Code::UnknownHours) {
                     Ok(found) => {
-                        used_hours.insert(found.key.clone());
+                        used_hours.insert(found.key.as_str());
                     }
                     Err(d) => self.push(d),
                 }
