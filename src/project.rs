@@ -201,3 +201,19 @@ pub fn environment(
     }
     Ok(env)
 }
+
+/// The largest script `ivr` reads: far beyond any real call flow, and well inside the 4 GiB
+/// that the language's 32-bit source positions can address.
+pub const MAX_SCRIPT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads a script file, refusing one larger than [`MAX_SCRIPT_BYTES`] before reading it.
+pub fn read_script(path: &Path) -> std::io::Result<Vec<u8>> {
+    let len = std::fs::metadata(path)?.len();
+    if len > MAX_SCRIPT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the script is {len} bytes; the limit is {MAX_SCRIPT_BYTES}"),
+        ));
+    }
+    std::fs::read(path)
+}

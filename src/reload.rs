@@ -34,7 +34,7 @@ pub struct Refused(pub String);
 
 /// Reads and checks the script; the program and its version, or the diagnostics.
 pub fn compile(src: &ScriptSource) -> Result<(Program, String), Refused> {
-    let bytes = std::fs::read(&src.flow)
+    let bytes = crate::project::read_script(&src.flow)
         .map_err(|e| Refused(format!("cannot read {}: {e}", src.flow.display())))?;
     let env = crate::project::environment(&src.flow, src.prompts.as_deref(), src.config.as_deref())
         .map_err(|e| Refused(e.to_string()))?;

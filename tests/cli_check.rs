@@ -138,3 +138,19 @@ fn prompt_check_uses_the_project_catalog() {
     assert!(!text.contains("`hello`"), "{text}");
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }
+
+#[test]
+fn a_script_over_the_size_limit_is_refused_unread() {
+    let dir = std::env::temp_dir().join(format!("ivr-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let f = dir.join("huge.flow");
+    // Sparse: takes no disk space, and is never read.
+    let file = std::fs::File::create(&f).expect("create");
+    file.set_len(ivr::project::MAX_SCRIPT_BYTES + 1)
+        .expect("set length");
+    let out = ivr(&["check", f.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the limit is"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

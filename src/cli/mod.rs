@@ -108,9 +108,10 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Reads a file or reports why not (exit 2).
+/// Reads a script or reports why not (exit 2), refusing one over
+/// [`ivr::project::MAX_SCRIPT_BYTES`].
 pub fn read(path: &PathBuf) -> Result<Vec<u8>, ExitCode> {
-    std::fs::read(path).map_err(|e| {
+    ivr::project::read_script(path).map_err(|e| {
         eprintln!("ivr: cannot read {}: {e}", path.display());
         ExitCode::from(2)
     })

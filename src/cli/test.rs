@@ -130,8 +130,8 @@ fn run_one(
         ivr::project::environment(flow, sc.prompts.as_deref(), None).map_err(|e| e.to_string())?;
     let key = std::fs::canonicalize(flow).unwrap_or_else(|_| flow.to_path_buf());
     if !programs.contains_key(&key) {
-        let bytes =
-            std::fs::read(flow).map_err(|e| format!("cannot read {}: {e}", flow.display()))?;
+        let bytes = ivr::project::read_script(flow)
+            .map_err(|e| format!("cannot read {}: {e}", flow.display()))?;
         let program = Program::compile(&bytes, &env, Defaults::default())
             .map_err(|e| format!("{}: {e}", flow.display()))?;
         let executed = vec![false; program.code.len()];
