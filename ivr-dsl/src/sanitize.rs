@@ -119,13 +119,9 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
             text.push('\u{FFFD}');
         }
     }
-    let mut line_starts = vec![0];
-    line_starts.extend(
-        text.bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'\n')
-            .map(|(i, _)| i + 1),
-    );
+    let mut line_starts = Vec::with_capacity(text.len() / 24 + 1);
+    line_starts.push(0);
+    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
     let mut src = Source {
         tainted: vec![false; line_starts.len()],
         line_starts,
@@ -137,13 +133,59 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
         src.tainted[line] = true;
         diags.push(Diagnostic::new(Code::InvalidUtf8, src.span(off, off + 3)));
     }
+    let found = scan(&src.text);
+    for (off, c, code) in found {
+        let line = src.line_of(off);
+        src.tainted[line] = true;
+        let mut d =
+            Diagnostic::new(code, src.span(off, off + c.len_utf8())).arg("char", codepoint(c));
+        if let Some(name) = forbidden_name(c) {
+            d = d.arg("name", name);
+        }
+        diags.push(d);
+    }
+    (src, diags)
+}
+
+/// Finds forbidden characters and marks inside tokens. Bytes are read directly where a script
+/// is plain (printable ASCII and the Arabic block, minus the Arabic letter mark); any other
+/// character is decoded and looked at with its neighbours.
+fn scan(text: &str) -> Vec<(usize, char, Code)> {
+    let bytes = text.as_bytes();
     let mut found = Vec::new();
-    let text = &src.text;
     let mut in_indent = true;
-    let mut chars = text.char_indices().peekable();
-    let mut prev: Option<char> = None;
-    while let Some((off, c)) = chars.next() {
-        let next = chars.peek().map(|&(_, n)| n);
+    let mut off = 0;
+    while let Some(&b) = bytes.get(off) {
+        match b {
+            b' ' => {
+                off += 1;
+                continue;
+            }
+            b'\n' => {
+                in_indent = true;
+                off += 1;
+                continue;
+            }
+            0x21..=0x7E => {
+                in_indent = false;
+                off += 1;
+                continue;
+            }
+            // U+0600..=U+06FF, two bytes, except U+061C (ARABIC LETTER MARK, D8 9C).
+            0xD8..=0xDB if !(b == 0xD8 && bytes.get(off + 1) == Some(&0x9C)) => {
+                in_indent = false;
+                off += 2;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(c) = text.get(off..).and_then(|t| t.chars().next()) else {
+            break;
+        };
+        let prev = text.get(..off).and_then(|t| t.chars().next_back());
+        let next = text
+            .get(off + c.len_utf8()..)
+            .and_then(|t| t.chars().next());
         match c {
             '\n' => in_indent = true,
             '\r' if next == Some('\n') => {}
@@ -166,19 +208,9 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
                 }
             }
         }
-        prev = Some(c);
+        off += c.len_utf8();
     }
-    for (off, c, code) in found {
-        let line = src.line_of(off);
-        src.tainted[line] = true;
-        let mut d =
-            Diagnostic::new(code, src.span(off, off + c.len_utf8())).arg("char", codepoint(c));
-        if let Some(name) = forbidden_name(c) {
-            d = d.arg("name", name);
-        }
-        diags.push(d);
-    }
-    (src, diags)
+    found
 }
 
 #[cfg(test)]
@@ -209,6 +241,30 @@ mod tests {
         assert!(d.is_empty());
         let (_, d) = sanitize("goto ma\u{200E}in".as_bytes());
         assert_eq!(d[0].code, Code::MarkInsideToken);
+    }
+
+    #[test]
+    fn arabic_letter_mark_is_found_between_arabic_letters() {
+        // U+061C sits in the Arabic block that the scanner skips two bytes at a time.
+        let (_, d) = sanitize("قل مرح\u{061C}با\n".as_bytes());
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, Code::MarkInsideToken);
+        assert_eq!((d[0].span.line, d[0].span.col), (1, 7));
+        let (_, d) = sanitize("قل\u{061C} مرحبا\n".as_bytes());
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn forbidden_after_arabic_and_in_indent() {
+        let (_, d) = sanitize("مسار\u{200B}\n\t\u{202E}x\n".as_bytes());
+        let got: Vec<_> = d
+            .iter()
+            .map(|d| (d.code, d.span.line, d.span.col))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Code::ForbiddenChar, 1, 5), (Code::ForbiddenChar, 2, 2)]
+        );
     }
 
     #[test]
