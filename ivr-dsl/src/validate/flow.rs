@@ -62,16 +62,18 @@ fn node_span(cfg: &Cfg, n: NodeId) -> Option<Span> {
 /// What the path checks need of every node, computed once: variables (interned) read and
 /// assigned there, and predecessor lists.
 pub(super) struct Facts<'a> {
-    /// Interned variable keys.
+    /// Interned variable keys (every name read or assigned).
     ids: HashMap<&'a str, u32>,
-    /// The first assignment of each variable, by source position.
+    /// The first assignment of each variable, by source position (`None`: never assigned).
     first_def: Vec<Option<&'a Ident>>,
+    /// Whether each variable is one every call starts with.
+    builtin: Vec<bool>,
     /// Per node: variables assigned there (flat, indexed by `def_at`).
     defs: Vec<u32>,
     def_at: Vec<u32>,
     /// Per variable: nodes that assign it.
     def_nodes: Vec<Vec<NodeId>>,
-    /// Every read: node, the name as written, its variable (`u32::MAX` if never assigned).
+    /// Every read: node, the name as written, its variable.
     reads: Vec<(NodeId, &'a Ident, u32)>,
     /// Predecessors (flat, indexed by `pred_at`), without `run` call edges.
     preds: Vec<NodeId>,
@@ -84,6 +86,7 @@ impl<'a> Facts<'a> {
         let mut f = Facts {
             ids: HashMap::default(),
             first_def: Vec::new(),
+            builtin: Vec::new(),
             defs: Vec::new(),
             def_at: Vec::with_capacity(n + 1),
             def_nodes: Vec::new(),
@@ -91,18 +94,13 @@ impl<'a> Facts<'a> {
             preds: Vec::new(),
             pred_at: Vec::with_capacity(n + 1),
         };
+        // One pass over the nodes: each statement is read once, while it is in cache.
         let mut tmp = Vec::new();
         for node in 0..n {
             f.def_at.push(f.defs.len() as u32);
-            tmp.clear();
             defs(cfg, node, &mut tmp);
             for d in tmp.drain(..) {
-                let next = f.ids.len() as u32;
-                let id = *f.ids.entry(d.key.as_str()).or_insert(next);
-                if id == next {
-                    f.first_def.push(Some(d));
-                    f.def_nodes.push(Vec::new());
-                }
+                let id = f.intern(d);
                 let first = &mut f.first_def[id as usize];
                 if first.is_none_or(|x| d.span.start < x.span.start) {
                     *first = Some(d);
@@ -110,15 +108,13 @@ impl<'a> Facts<'a> {
                 f.def_nodes[id as usize].push(node);
                 f.defs.push(id);
             }
-        }
-        f.def_at.push(f.defs.len() as u32);
-        for (node, nd) in cfg.nodes.iter().enumerate() {
-            uses(&nd.kind, &mut tmp);
+            uses(&cfg.nodes[node].kind, &mut tmp);
             for v in tmp.drain(..) {
-                let id = f.ids.get(v.key.as_str()).copied().unwrap_or(u32::MAX);
+                let id = f.intern(v);
                 f.reads.push((node, v, id));
             }
         }
+        f.def_at.push(f.defs.len() as u32);
         let mut count = vec![0u32; n + 1];
         for i in 0..n {
             for e in cfg.edges(i).iter().filter(|e| e.label != Label::Call) {
@@ -140,6 +136,24 @@ impl<'a> Facts<'a> {
             }
         }
         f
+    }
+
+    /// The id of `v`'s variable, new or known.
+    fn intern(&mut self, v: &'a Ident) -> u32 {
+        let next = self.ids.len() as u32;
+        let id = *self.ids.entry(v.key.as_str()).or_insert(next);
+        if id == next {
+            self.first_def.push(None);
+            self.def_nodes.push(Vec::new());
+            let builtin = BUILTIN_VARS.iter().any(|b| crate::fold::name_key(b) == v.key);
+            self.builtin.push(builtin);
+        }
+        id
+    }
+
+    /// Whether variable `id` is assigned anywhere.
+    fn assigned(&self, id: u32) -> bool {
+        self.first_def[id as usize].is_some()
     }
 
     fn defs_of(&self, node: NodeId) -> &[u32] {
@@ -350,10 +364,6 @@ impl<'a> Checker<'a> {
         let starts: Vec<NodeId> = (0..nodes).filter(|&n| start[n]).collect();
         // Only nodes reachable from a start can be on a path from one.
         let live = cfg.reachable(&starts, |_, e| e.label != Label::Call);
-        let builtins: Vec<crate::ast::Name> = BUILTIN_VARS
-            .iter()
-            .map(|b| crate::fold::name_key(b))
-            .collect();
         let known: Vec<&Ident> = facts.first_def.iter().flatten().copied().collect();
         let mut stamp = vec![0u32; nodes];
         let mut is_def = vec![0u32; nodes];
@@ -361,10 +371,10 @@ impl<'a> Checker<'a> {
         let mut stack = Vec::new();
         let mut reported: HashSet<u32> = HashSet::default();
         for &(n, v, id) in &facts.reads {
-            if !live[n] || builtins.contains(&v.key) {
+            if !live[n] || facts.builtin[id as usize] {
                 continue;
             }
-            let bad = if id == u32::MAX {
+            let bad = if !facts.assigned(id) {
                 Some(
                     resolve(v, &known, Code::UnknownVariable)
                         .err()
