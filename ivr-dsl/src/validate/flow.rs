@@ -145,7 +145,9 @@ impl<'a> Facts<'a> {
         if id == next {
             self.first_def.push(None);
             self.def_nodes.push(Vec::new());
-            let builtin = BUILTIN_VARS.iter().any(|b| crate::fold::name_key(b) == v.key);
+            let builtin = BUILTIN_VARS
+                .iter()
+                .any(|b| crate::fold::name_key(b) == v.key);
             self.builtin.push(builtin);
         }
         id
@@ -165,22 +167,30 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The graph and its facts, or `None` for a script without flows (nothing to check on paths).
+pub(super) fn graph<'a>(script: &'a crate::ast::Script) -> Option<(Cfg<'a>, Facts<'a>)> {
+    let cfg = Cfg::build(script);
+    if cfg.flows.is_empty() {
+        return None;
+    }
+    let facts = Facts::new(&cfg);
+    Some((cfg, facts))
+}
+
 impl<'a> Checker<'a> {
-    /// Falling off, loops and assignment before use; returns the graph for the reachability
-    /// warnings, which wait until the script has no errors.
-    pub(super) fn path_checks(&mut self) -> Option<(Cfg<'a>, Facts<'a>)> {
-        let cfg = Cfg::build(self.script);
-        if cfg.flows.is_empty() {
-            return None;
-        }
-        let facts = Facts::new(&cfg);
-        self.falls_off(&cfg);
-        self.cycles(&cfg, &facts);
-        self.assignment(&cfg, &facts);
-        Some((cfg, facts))
+    /// Loops and assignment before use.
+    pub(super) fn loops_and_assignment(&mut self, cfg: &Cfg, facts: &Facts) {
+        self.cycles(cfg, facts);
+        self.assignment(cfg, facts);
     }
 
-    /// Unreachable flows and statements, unused variables.
+    /// Falling off the end of a flow.
+    pub(super) fn falling_off(&mut self, cfg: &Cfg) {
+        self.falls_off(cfg);
+    }
+
+    /// Unreachable flows and statements, unused variables: warnings that are only reported
+    /// when the script has no errors.
     pub(super) fn reachability(&mut self, cfg: &Cfg, facts: &Facts) {
         let reached = cfg.reachable(&[cfg.flows[0].entry], |_, _| true);
         self.unreachable(cfg, &reached);

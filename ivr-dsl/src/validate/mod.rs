@@ -48,33 +48,57 @@ pub fn validate_with(
             .find(|s| matches!(s.kind, StmtKind::Defaults))
             .map(|s| s.body.as_slice()),
     };
-    // The local checks and the path checks are independent; large scripts run them on two
-    // threads. The findings are the same either way (they are sorted afterwards).
-    let (mut local, mut paths) = (checker(), checker());
-    let graph = if parallel && syntax_ok {
+    let (mut local, mut paths, mut late) = (checker(), checker(), checker());
+    if !syntax_ok {
+        local.structure();
+        local.names();
+        return local.diags;
+    }
+    if parallel {
+        // Two threads: this one runs the local checks while the other builds the graph; then
+        // this one checks falling off and (speculatively) reachability while the other checks
+        // loops and assignments. The findings are the same as on one thread (they are sorted
+        // afterwards); the reachability warnings are dropped below if there are errors.
+        let graph = std::sync::OnceLock::new();
+        let (ready, wait) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|scope| {
-            let handle = scope.spawn(|| paths.path_checks());
+            let handle = scope.spawn(|| {
+                let g = graph.get_or_init(|| flow::graph(script));
+                // The receiver outlives this thread (it is waited on below).
+                let _ = ready.send(());
+                if let Some((cfg, facts)) = g {
+                    paths.loops_and_assignment(cfg, facts);
+                }
+            });
             local.structure();
             local.names();
+            if wait.recv().is_ok()
+                && let Some(Some((cfg, facts))) = graph.get()
+            {
+                local.falling_off(cfg);
+                late.reachability(cfg, facts);
+            }
             handle
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
+        });
     } else {
         local.structure();
         local.names();
-        if syntax_ok { paths.path_checks() } else { None }
-    };
+        if let Some((cfg, facts)) = flow::graph(script) {
+            paths.falling_off(&cfg);
+            paths.loops_and_assignment(&cfg, &facts);
+            if !crate::diag::has_errors(&local.diags) && !crate::diag::has_errors(&paths.diags) {
+                late.reachability(&cfg, &facts);
+            }
+        }
+    }
     let mut diags = local.diags;
     diags.append(&mut paths.diags);
     // Reachability and unused variables are noise while errors stand: a jump that does not
     // resolve leaves its intended target unreached.
-    if let Some((cfg, facts)) = graph
-        && !crate::diag::has_errors(&diags)
-    {
-        let mut last = checker();
-        last.reachability(&cfg, &facts);
-        diags.append(&mut last.diags);
+    if !crate::diag::has_errors(&diags) {
+        diags.append(&mut late.diags);
     }
     diags
 }
