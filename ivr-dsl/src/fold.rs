@@ -81,7 +81,7 @@ fn fold_into(word: &str, out: &mut String) {
 /// The identity of a name: NFKC with tatweel and harakat dropped. Two names are the same name
 /// exactly when their keys are equal; hamza, alef maqsura and ta marbuta still count.
 pub fn name_key(name: &str) -> crate::ast::Name {
-    if is_nfkc(name) && !name.chars().any(|c| c == TATWEEL || is_haraka(c)) {
+    if name.is_ascii() || is_nfkc(name) && !name.chars().any(|c| c == TATWEEL || is_haraka(c)) {
         return name.into();
     }
     name.nfkc()

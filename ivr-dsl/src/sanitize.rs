@@ -73,6 +73,11 @@ impl Source {
             .saturating_sub(1)
     }
 
+    /// Byte offset where 0-based line `n` starts (the end of the text past the last line).
+    pub fn line_start(&self, n: usize) -> usize {
+        self.line_starts.get(n).copied().unwrap_or(self.text.len())
+    }
+
     /// Number of lines.
     pub fn line_count(&self) -> usize {
         self.line_starts.len()

@@ -53,39 +53,53 @@ fn binop(i: In) -> Option<(In, BinOp)> {
     }
 }
 
+/// An operand with its prefix operators. The operand's word is read once and then told apart:
+/// a number, a keyword (`not`, `within hours`), or a name.
 fn unary(i: In) -> PResult<Expr> {
     let (i, _) = sp(i)?;
+    match i.fragment().as_bytes().first() {
+        Some(b'-') => {
+            let (r, _) = symbol('-')(i)?;
+            let (r, e) = unary(r)?;
+            return Ok((r, Expr::Neg(Box::new(e))));
+        }
+        Some(b'(') => {
+            let (r, _) = symbol('(')(i)?;
+            let (r, e) = expr(r)?;
+            let Ok((r, _)) = symbol(')')(r) else {
+                return fail(r, "`)`");
+            };
+            return Ok((r, Expr::Paren(Box::new(e))));
+        }
+        Some(b'"') => {
+            let (r, (s, span)) = string(i)?;
+            return Ok((r, Expr::Str(s, span)));
+        }
+        _ => {}
+    }
+    let Ok((r, w)) = word(i) else {
+        return fail(i, "@expect-value");
+    };
+    if w.fragment()
+        .chars()
+        .next()
+        .is_some_and(|c| crate::fold::digit_value(c).is_some())
+        && let Ok((r, n)) = number(i)
+    {
+        return Ok((r, Expr::Num(n)));
+    }
+    if !starts_keyword(&w) {
+        return Ok((r, Expr::Var(ident_word(&w))));
+    }
     if let (r, Some(_)) = opt_kw(Kw::Not)(i)? {
         let (r, e) = unary(r)?;
         return Ok((r, Expr::Not(Box::new(e))));
-    }
-    if let Ok((r, _)) = symbol('-')(i) {
-        let (r, e) = unary(r)?;
-        return Ok((r, Expr::Neg(Box::new(e))));
-    }
-    primary(i)
-}
-
-fn primary(i: In) -> PResult<Expr> {
-    let (i, _) = sp(i)?;
-    if let Ok((r, _)) = symbol('(')(i) {
-        let (r, e) = expr(r)?;
-        let Ok((r, _)) = symbol(')')(r) else {
-            return fail(r, "`)`");
-        };
-        return Ok((r, Expr::Paren(Box::new(e))));
-    }
-    if i.fragment().starts_with('"') {
-        let (r, (s, span)) = string(i)?;
-        return Ok((r, Expr::Str(s, span)));
     }
     if let (r, Some(_)) = opt_kw(Kw::WithinHours)(i)? {
         let (r, name) = ident(r)?;
         return Ok((r, Expr::WithinHours(name)));
     }
-    if let Ok((r, n)) = number(i) {
-        return Ok((r, Expr::Num(n)));
-    }
+    // A keyword where a value belongs: `ident` reports it.
     match ident(i) {
         Ok((r, v)) => Ok((r, Expr::Var(v))),
         Err(nom::Err::Error(_)) => fail(i, "@expect-value"),

@@ -21,9 +21,17 @@ pub struct Ctx {
     pub kw_langs: RefCell<Vec<(Lang, Span)>>,
     /// Scratch space for folding words.
     fold_buf: RefCell<String>,
+    /// The byte offset where the current line starts, and whether the line is ASCII (then a
+    /// column is a byte count, and nom_locate need not count characters).
+    line: std::cell::Cell<(usize, bool)>,
 }
 
 impl Ctx {
+    /// Notes the line about to be parsed: its start offset and whether it is ASCII.
+    pub(crate) fn set_line(&self, start: usize, ascii: bool) {
+        self.line.set((start, ascii));
+    }
+
     pub(crate) fn report(&self, d: Diagnostic) {
         self.diags.borrow_mut().push(d);
     }
@@ -104,12 +112,14 @@ pub fn fail_with<'a, T>(at: In<'a>, diag: Diagnostic) -> PResult<'a, T> {
 
 /// The span of a fragment.
 pub fn span_of(i: &In) -> Span {
-    Span::at(
-        i.location_offset(),
-        i.location_offset() + i.fragment().len(),
-        i.location_line(),
-        i.get_utf8_column() as u32,
-    )
+    let at = i.location_offset();
+    let (line_start, ascii) = i.extra.line.get();
+    let col = if ascii && at >= line_start {
+        at - line_start + 1
+    } else {
+        i.get_utf8_column()
+    };
+    Span::at(at, at + i.fragment().len(), i.location_line(), col as u32)
 }
 
 #[inline]
@@ -131,10 +141,12 @@ fn is_word_char(c: char) -> bool {
 
 /// Skips blanks.
 pub fn sp(i: In) -> PResult<In> {
-    let n = i
-        .fragment()
-        .find(|c: char| !is_blank(c))
-        .unwrap_or(i.fragment().len());
+    let frag = i.fragment();
+    let n = match frag.as_bytes().first() {
+        // Most tokens follow exactly one space, or none.
+        Some(b) if b.is_ascii_graphic() => return Ok((i, i.take(0))),
+        _ => frag.find(|c: char| !is_blank(c)).unwrap_or(frag.len()),
+    };
     Ok(i.take_split(n))
 }
 
@@ -161,8 +173,27 @@ pub fn word(i: In) -> PResult<In> {
         Some(c) if is_word_char(c) && c != '-' => {}
         _ => return fail(i, "@expect-word"),
     }
-    let n = frag.find(|c: char| !is_word_char(c)).unwrap_or(frag.len());
-    Ok(i.take_split(n))
+    Ok(i.take_split(word_len(frag)))
+}
+
+/// The length in bytes of the word at the start of `s`; ASCII bytes are tested directly.
+fn word_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut n = 0;
+    while let Some(&b) = bytes.get(n) {
+        if b.is_ascii() {
+            if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return n;
+            }
+            n += 1;
+        } else {
+            match s.get(n..).and_then(|t| t.chars().next()) {
+                Some(c) if is_word_char(c) => n += c.len_utf8(),
+                _ => return n,
+            }
+        }
+    }
+    n
 }
 
 /// One character `c`.
@@ -459,11 +490,16 @@ fn bad_key<'a, T>(i: In<'a>) -> PResult<'a, T> {
 
 /// Checks a word as a name and builds the [`Ident`] (reports E013 but keeps going).
 pub fn make_ident(w: &In) -> Ident {
-    let text = w.fragment().to_string();
+    build_ident(w, true)
+}
+
+/// [`make_ident`] for a word already known not to be a keyword.
+fn build_ident(w: &In, check_reserved: bool) -> Ident {
+    let text: &str = w.fragment();
     let span = span_of(w);
-    if let Some(reason) = name_problem(w.extra, &text) {
+    if let Some(reason) = name_problem(w.extra, text, check_reserved) {
         let mut d = Diagnostic::new(Code::BadName, span)
-            .arg("name", text.clone())
+            .arg("name", text)
             .arg("reason", reason);
         if reason == "@reason-hyphen" {
             let fixed = text.replace('-', " - ");
@@ -474,7 +510,7 @@ pub fn make_ident(w: &In) -> Ident {
     Ident::new(text, span)
 }
 
-fn name_problem(ctx: &Ctx, text: &str) -> Option<&'static str> {
+fn name_problem(ctx: &Ctx, text: &str, check_reserved: bool) -> Option<&'static str> {
     let first_ok = text.chars().next().is_some_and(|c| {
         c == '_' || c.is_ascii_alphabetic() || matches!(c, '\u{0621}'..='\u{064A}')
     });
@@ -484,10 +520,10 @@ fn name_problem(ctx: &Ctx, text: &str) -> Option<&'static str> {
         .all(|c| matches!(c, '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' | '_' | '0'..='9'));
     if first_ok && (latin || arabic) {
         // The common case: plain Latin or Arabic letters.
-        return ctx.is_reserved(text).then_some("@reason-keyword");
+        return (check_reserved && ctx.is_reserved(text)).then_some("@reason-keyword");
     }
     let nfkc: String = text.nfkc().collect();
-    if ctx.is_reserved(text) {
+    if check_reserved && ctx.is_reserved(text) {
         return Some("@reason-keyword");
     }
     if nfkc.contains('-') {
@@ -522,7 +558,17 @@ pub fn ident(i: In) -> PResult<Ident> {
             .arg("reason", "@reason-keyword");
         return fail_with(w, d);
     }
-    Ok((r, make_ident(&w)))
+    Ok((r, build_ident(&w, false)))
+}
+
+/// A name in a word already read and known not to start a keyword.
+pub(crate) fn ident_word(w: &In) -> Ident {
+    build_ident(w, false)
+}
+
+/// Whether the word `w` starts some keyword (one word or more).
+pub(crate) fn starts_keyword(w: &In) -> bool {
+    w.extra.entries(w.fragment()).is_some()
 }
 
 /// Checks a word as an external name (prompt id, operation, destination).

@@ -27,6 +27,13 @@ fn parse_line(
     // newlines it skips, so this keeps the whole parse linear.
     *cursor = cursor.take_from(line.start - cursor.location_offset());
     let input = cursor.take(line.end - line.start);
+    let line_start = src.line_start(line.index);
+    ctx.set_line(
+        line_start,
+        src.text
+            .get(line_start..line.end)
+            .is_some_and(|t| t.is_ascii()),
+    );
     ctx.kw_langs.borrow_mut().clear();
     let mut inline = false;
     let stmt = match stmt::line(input) {
