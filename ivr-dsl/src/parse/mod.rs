@@ -22,7 +22,7 @@ fn parse_line(
     line: &Line,
     diags: &mut Vec<Diagnostic>,
     counts: &mut crate::KeywordCounts,
-) -> (Stmt, bool) {
+) -> stmt::LineStmt {
     // Advance a cursor rather than slicing from the start of the file: nom_locate counts the
     // newlines it skips, so this keeps the whole parse linear.
     *cursor = cursor.take_from(line.start - cursor.location_offset());
@@ -35,12 +35,17 @@ fn parse_line(
             .is_some_and(|t| t.is_ascii()),
     );
     ctx.kw_langs.borrow_mut().clear();
-    let mut inline = false;
-    let stmt = match stmt::line(input) {
-        Ok((_, parsed)) => {
-            inline = parsed.inline;
-            parsed.stmt
+    let invalid = || {
+        let span = src.span(line.start, line.end);
+        stmt::LineStmt {
+            kind: StmtKind::Invalid,
+            span,
+            kw_span: span,
+            inline: None,
         }
+    };
+    let stmt = match stmt::line(input) {
+        Ok((_, parsed)) => parsed,
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
             if !src.is_tainted(line.index) {
                 diags.push(e.diag.unwrap_or_else(|| {
@@ -50,13 +55,9 @@ fn parse_line(
                         .arg("found", found(&e.at))
                 }));
             }
-            let mut s = Stmt::new(StmtKind::Invalid, src.span(line.start, line.end));
-            s.kw_span = s.span;
-            s
+            invalid()
         }
-        Err(nom::Err::Incomplete(_)) => {
-            Stmt::new(StmtKind::Invalid, src.span(line.start, line.end))
-        }
+        Err(nom::Err::Incomplete(_)) => invalid(),
     };
     let langs = ctx.kw_langs.borrow();
     let ar = langs.iter().filter(|(l, _)| *l == Lang::Ar).count();
@@ -70,7 +71,7 @@ fn parse_line(
     }
     drop(langs);
     diags.append(&mut ctx.diags.borrow_mut());
-    (stmt, inline)
+    stmt
 }
 
 /// A run of lines that starts at a top-level statement (or the file's start) and ends before
@@ -111,20 +112,20 @@ fn parse_part(src: &Source, lines: &[Line]) -> Part {
     }
     let mut kids = kids.into_iter();
 
-    let mut stack: Vec<(usize, Stmt, bool)> = Vec::new();
+    // Each statement is made once, in its parent's body. A line at level L belongs to the
+    // latest line at level L - 1 (levels rise one step at a time, and a part starts at level
+    // 0), which is reached from the last top-level statement through the last statement of
+    // each body. `inline[k]`: whether the latest line at level k had an inline statement.
+    let mut inline: Vec<bool> = Vec::new();
     let mut comments: Vec<Comment> = Vec::new();
     let mut blank = false;
 
-    fn close(stack: &mut Vec<(usize, Stmt, bool)>, top: &mut Vec<Stmt>, level: usize) {
-        while stack.last().is_some_and(|(l, _, _)| *l >= level) {
-            let Some((_, stmt, _)) = stack.pop() else {
-                break;
-            };
-            match stack.last_mut() {
-                Some((_, parent, _)) => parent.body.push(stmt),
-                None => top.push(stmt),
-            }
+    fn open_block(top: &mut [Stmt], depth: usize) -> Option<&mut Stmt> {
+        let mut at = top.last_mut()?;
+        for _ in 0..depth {
+            at = at.body.last_mut()?;
         }
+        Some(at)
     }
 
     for line in lines {
@@ -138,7 +139,7 @@ fn parse_part(src: &Source, lines: &[Line]) -> Part {
                 });
             }
             LineKind::Code => {
-                let (mut stmt, inline) = parse_line(
+                let head = parse_line(
                     src,
                     &ctx,
                     &mut cursor,
@@ -146,21 +147,40 @@ fn parse_part(src: &Source, lines: &[Line]) -> Part {
                     &mut part.diags,
                     &mut part.counts,
                 );
-                stmt.body.reserve_exact(kids.next().unwrap_or(0) as usize);
-                stmt.comments = std::mem::take(&mut comments);
-                stmt.blank_before = std::mem::take(&mut blank);
-                close(&mut stack, &mut part.stmts, line.level);
-                if let Some((_, parent, true)) = stack.last() {
-                    part.diags.push(
-                        Diagnostic::new(Code::InlineAndBlock, stmt.span)
-                            .arg("parent", parent.kw_span_text(src)),
-                    );
+                let has_inline = head.inline.is_some();
+                let mut body =
+                    Vec::with_capacity(kids.next().unwrap_or(0) as usize + usize::from(has_inline));
+                body.extend(head.inline.map(|b| *b));
+                let stmt = Stmt {
+                    kind: head.kind,
+                    span: head.span,
+                    kw_span: head.kw_span,
+                    body,
+                    comments: std::mem::take(&mut comments),
+                    blank_before: std::mem::take(&mut blank),
+                };
+                let level = line.level.min(inline.len());
+                inline.truncate(level);
+                let parent = match level {
+                    0 => None,
+                    l => open_block(&mut part.stmts, l - 1),
+                };
+                match parent {
+                    Some(parent) => {
+                        if inline.last() == Some(&true) {
+                            part.diags.push(
+                                Diagnostic::new(Code::InlineAndBlock, stmt.span)
+                                    .arg("parent", parent.kw_span_text(src)),
+                            );
+                        }
+                        parent.body.push(stmt);
+                    }
+                    None => part.stmts.push(stmt),
                 }
-                stack.push((line.level, stmt, inline));
+                inline.push(has_inline);
             }
         }
     }
-    close(&mut stack, &mut part.stmts, 0);
     part.trailing_comments = comments;
     part
 }

@@ -7,12 +7,17 @@ use crate::diag::{Code, Diagnostic};
 use crate::keywords::Kw;
 use crate::span::Span;
 
-/// A parsed line: the statement, and the statement written after it on the same line.
+/// A parsed line: what the statement says and where, and the statement written after it on
+/// the same line. The tree builder makes the [`Stmt`] in its final place from this.
 pub struct LineStmt {
-    /// The statement.
-    pub stmt: Stmt,
-    /// Whether its body came inline.
-    pub inline: bool,
+    /// What the line says.
+    pub kind: StmtKind,
+    /// The line's extent.
+    pub span: Span,
+    /// The leading keyword's span.
+    pub kw_span: Span,
+    /// The statement after `press K`, `on …`, `after N attempts` on the same line.
+    pub inline: Option<Box<Stmt>>,
 }
 
 /// Parses a whole code line.
@@ -20,18 +25,15 @@ pub fn line(i: In) -> PResult<LineStmt> {
     let start = i;
     let (i, (kind, kw_span, inline)) = statement(i)?;
     let (i, ()) = eol(i)?;
-    let mut stmt = Stmt::new(kind, span_of(&start).to(span_of(&i)));
-    stmt.span.set_end(i.location_offset());
-    stmt.kw_span = kw_span;
-    let has_inline = inline.is_some();
-    if let Some(inner) = inline {
-        stmt.body.push(*inner);
-    }
+    let mut span = span_of(&start);
+    span.set_end(i.location_offset());
     Ok((
         i,
         LineStmt {
-            stmt,
-            inline: has_inline,
+            kind,
+            span,
+            kw_span,
+            inline,
         },
     ))
 }
@@ -486,9 +488,12 @@ mod tests {
 
     fn parse(s: &str) -> (Option<Stmt>, Vec<Diagnostic>) {
         let ctx = Ctx::default();
-        let r = line(LocatedSpan::new_extra(s, &ctx))
-            .ok()
-            .map(|(_, l)| l.stmt);
+        let r = line(LocatedSpan::new_extra(s, &ctx)).ok().map(|(_, l)| {
+            let mut stmt = Stmt::new(l.kind, l.span);
+            stmt.kw_span = l.kw_span;
+            stmt.body.extend(l.inline.map(|b| *b));
+            stmt
+        });
         (r, ctx.diags.into_inner())
     }
 
