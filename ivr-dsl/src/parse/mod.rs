@@ -232,20 +232,10 @@ pub fn parse_source_with(
     let parts: Vec<Part> = if runs.len() <= 1 {
         vec![parse_part(src, &lines)]
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = runs
-                .iter()
-                .map(|run| scope.spawn(move || parse_part(src, run)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(v) => v,
-                    // A panic in a parser thread is a bug; re-raise it where it can be seen.
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect()
-        })
+        // Rayon's pool: its threads stay on their cores between scripts, where a freshly
+        // spawned thread can wait milliseconds to be moved to an idle core.
+        use rayon::prelude::*;
+        runs.par_iter().map(|run| parse_part(src, run)).collect()
     };
     let mut counts = crate::KeywordCounts::default();
     let mut script = Script {

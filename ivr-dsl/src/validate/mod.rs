@@ -55,33 +55,26 @@ pub fn validate_with(
         return local.diags;
     }
     if parallel {
-        // Two threads: this one runs the local checks while the other builds the graph; then
-        // this one checks falling off and (speculatively) reachability while the other checks
-        // loops and assignments. The findings are the same as on one thread (they are sorted
+        // Two steps of two tasks each (on rayon's pool): the local checks beside building the
+        // graph; then falling off and (ahead of time) reachability beside loops and
+        // assignments. The findings are the same as on one thread (they are sorted
         // afterwards); the reachability warnings are dropped below if there are errors.
-        let graph = std::sync::OnceLock::new();
-        let (ready, wait) = std::sync::mpsc::channel::<()>();
-        std::thread::scope(|scope| {
-            let handle = scope.spawn(|| {
-                let g = graph.get_or_init(|| flow::graph(script));
-                // The receiver outlives this thread (it is waited on below).
-                let _ = ready.send(());
-                if let Some((cfg, facts)) = g {
-                    paths.loops_and_assignment(cfg, facts);
-                }
-            });
-            local.structure();
-            local.names();
-            if wait.recv().is_ok()
-                && let Some(Some((cfg, facts))) = graph.get()
-            {
-                local.falling_off(cfg);
-                late.reachability(cfg, facts);
-            }
-            handle
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        });
+        let ((), graph) = rayon::join(
+            || {
+                local.structure();
+                local.names();
+            },
+            || flow::graph(script),
+        );
+        if let Some((cfg, facts)) = &graph {
+            rayon::join(
+                || {
+                    local.falling_off(cfg);
+                    late.reachability(cfg, facts);
+                },
+                || paths.loops_and_assignment(cfg, facts),
+            );
+        }
     } else {
         local.structure();
         local.names();
