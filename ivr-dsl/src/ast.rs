@@ -461,7 +461,7 @@ pub enum Expr {
     /// A number.
     Num(Num),
     /// A string literal (NFC).
-    Str(String, Span),
+    Str(Name, Span),
     /// A variable.
     Var(Ident),
     /// `within hours H`.

@@ -329,14 +329,14 @@ impl Gen {
             6 => StmtKind::Return(match self.below(3) {
                 0 => None,
                 1 => Some(self.expr(2)),
-                _ => Some(Expr::Str(self.string(), Self::span())),
+                _ => Some(Expr::Str(self.string().into(), Self::span())),
             }),
             7 => StmtKind::Set {
                 var: self.ident(),
                 value: if self.coin() {
                     self.expr(3)
                 } else {
-                    Expr::Str(self.string(), Self::span())
+                    Expr::Str(self.string().into(), Self::span())
                 },
             },
             _ => StmtKind::Hangup,
@@ -410,7 +410,7 @@ impl Gen {
                 Expr::Binary(
                     BinOp::Eq,
                     Box::new(Expr::Var(self.ident())),
-                    Box::new(Expr::Str(self.string(), Self::span())),
+                    Box::new(Expr::Str(self.string().into(), Self::span())),
                 )
             }),
             8 => StmtKind::ElseIf(self.expr(2)),

@@ -489,7 +489,7 @@ impl Compiler<'_> {
     fn expr(&mut self, e: &Expr) -> CExpr {
         match e {
             Expr::Num(n) => CExpr::Num(i64::try_from(n.value).unwrap_or(i64::MAX)),
-            Expr::Str(s, _) => CExpr::Str(s.clone()),
+            Expr::Str(s, _) => CExpr::Str(s.to_string()),
             Expr::Var(v) => CExpr::Var(self.var(v)),
             Expr::WithinHours(h) => CExpr::WithinHours(
                 self.hours_ids

@@ -598,13 +598,13 @@ pub fn ext_name(i: In) -> PResult<ExtName> {
 }
 
 /// A string literal `"…"` with `\"` and `\\`, which must end the line (E046).
-pub fn string(i: In) -> PResult<(String, Span)> {
+pub fn string(i: In) -> PResult<(Name, Span)> {
     let (i, _) = sp(i)?;
     if !i.fragment().starts_with('"') {
         return fail(i, "@expect-string");
     }
     let frag = i.fragment();
-    let mut out = String::new();
+    let mut out = Name::const_new("");
     let mut chars = frag.char_indices().skip(1);
     let mut close = None;
     while let Some((o, c)) = chars.next() {
