@@ -202,6 +202,47 @@ pub enum SayWhat {
     Value(Ident, ValueStyle),
 }
 
+/// `collect V digits N [to M] [until K] [timeout D]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Collect {
+    /// Where the digits go.
+    pub var: Ident,
+    /// Minimum number of digits (exact when `max` is absent).
+    pub min: Num,
+    /// Maximum number of digits.
+    pub max: Option<Num>,
+    /// A key that ends input early.
+    pub until: Option<Key>,
+    /// First-digit and inter-digit timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// `record V [beep] [max D] [silence D] [until K]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Where the recording goes.
+    pub var: Ident,
+    /// Whether a beep precedes recording.
+    pub beep: bool,
+    /// Maximum length.
+    pub max: Option<Duration>,
+    /// Trailing silence that ends the recording.
+    pub silence: Option<Duration>,
+    /// A key that ends the recording.
+    pub until: Option<Key>,
+}
+
+/// `run F [with V…] [into V]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// The subflow.
+    pub flow: Ident,
+    /// Variables passed in, by name.
+    pub args: Vec<Ident>,
+    /// Where the returned value goes.
+    pub into: Option<Ident>,
+}
+
 /// How a value is spoken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueStyle {
@@ -302,32 +343,11 @@ pub enum StmtKind {
     },
     /// `press K`.
     Press(Key),
-    /// `collect V digits N [to M] [until K] [timeout D]`.
-    Collect {
-        /// Where the digits go.
-        var: Ident,
-        /// Minimum number of digits (exact when `max` is absent).
-        min: Num,
-        /// Maximum number of digits.
-        max: Option<Num>,
-        /// A key that ends input early.
-        until: Option<Key>,
-        /// First-digit and inter-digit timeout.
-        timeout: Option<Duration>,
-    },
+    /// `collect V digits N [to M] [until K] [timeout D]` (boxed, like the other large
+    /// statements, so that every statement stays small).
+    Collect(Box<Collect>),
     /// `record V [beep] [max D] [silence D] [until K]`.
-    Record {
-        /// Where the recording goes.
-        var: Ident,
-        /// Whether a beep precedes recording.
-        beep: bool,
-        /// Maximum length.
-        max: Option<Duration>,
-        /// Trailing silence that ends the recording.
-        silence: Option<Duration>,
-        /// A key that ends the recording.
-        until: Option<Key>,
-    },
+    Record(Box<Record>),
     /// `on EVENT [N]`.
     On {
         /// The event.
@@ -342,14 +362,7 @@ pub enum StmtKind {
     /// `goto T`.
     Goto(Ident),
     /// `run F [with V…] [into V]`.
-    Run {
-        /// The subflow.
-        flow: Ident,
-        /// Variables passed in, by name.
-        args: Vec<Ident>,
-        /// Where the returned value goes.
-        into: Option<Ident>,
-    },
+    Run(Box<Run>),
     /// `return [E]`.
     Return(Option<Expr>),
     /// `set V = E`.

@@ -368,9 +368,10 @@ impl<'a> Builder<'a> {
                 }
                 n
             }
-            StmtKind::Run {
-                flow: target, into, ..
-            } => {
+            StmtKind::Run(b_run) => {
+                let crate::ast::Run {
+                    flow: target, into, ..
+                } = &**b_run;
                 let n = self.stmt_node(s, flow);
                 let after = match into {
                     Some(v) => self.assign(v, cont, flow),
@@ -383,7 +384,7 @@ impl<'a> Builder<'a> {
                 }
                 n
             }
-            StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => {
+            StmtKind::Menu { .. } | StmtKind::Collect(_) | StmtKind::Record(_) => {
                 self.input_state(s, cont, flow)
             }
             _ => {
@@ -399,8 +400,12 @@ impl<'a> Builder<'a> {
         let wait = self.node(NodeKind::Wait(s), flow);
         self.edge(entry, wait, Label::Next, false);
         match &s.kind {
-            StmtKind::Collect { var, .. } | StmtKind::Record { var, .. } => {
-                let a = self.assign(var, cont, flow);
+            StmtKind::Collect(c) => {
+                let a = self.assign(&c.var, cont, flow);
+                self.edge(wait, a, Label::Success, true);
+            }
+            StmtKind::Record(r) => {
+                let a = self.assign(&r.var, cont, flow);
                 self.edge(wait, a, Label::Success, true);
             }
             _ => {}

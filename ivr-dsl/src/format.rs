@@ -227,13 +227,14 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
             p(k(Kw::Press));
             p(&key(key_, lang));
         }
-        StmtKind::Collect {
-            var,
-            min,
-            max,
-            until,
-            timeout,
-        } => {
+        StmtKind::Collect(b_collect) => {
+            let crate::ast::Collect {
+                var,
+                min,
+                max,
+                until,
+                timeout,
+            } = &**b_collect;
             p(k(Kw::Collect));
             p(&var.text);
             p(k(Kw::Digits));
@@ -251,13 +252,14 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
                 p(&dur(t, lang));
             }
         }
-        StmtKind::Record {
-            var,
-            beep,
-            max,
-            silence,
-            until,
-        } => {
+        StmtKind::Record(b_record) => {
+            let crate::ast::Record {
+                var,
+                beep,
+                max,
+                silence,
+                until,
+            } = &**b_record;
             p(k(Kw::Record));
             p(&var.text);
             if *beep {
@@ -302,7 +304,8 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
             p(k(Kw::Goto));
             p(&t.text);
         }
-        StmtKind::Run { flow, args, into } => {
+        StmtKind::Run(b_run) => {
+            let crate::ast::Run { flow, args, into } = &**b_run;
             p(k(Kw::Run));
             p(&flow.text);
             if !args.is_empty() {

@@ -44,8 +44,8 @@ fn interesting(kind: &NodeKind) -> bool {
             s.kind,
             StmtKind::Step(_)
                 | StmtKind::Menu { .. }
-                | StmtKind::Collect { .. }
-                | StmtKind::Record { .. }
+                | StmtKind::Collect(_)
+                | StmtKind::Record(_)
                 | StmtKind::If(_)
                 | StmtKind::ElseIf(_)
                 | StmtKind::Submit { .. }
@@ -53,7 +53,7 @@ fn interesting(kind: &NodeKind) -> bool {
                 | StmtKind::Transfer { .. }
                 | StmtKind::Hangup
                 | StmtKind::Return(_)
-                | StmtKind::Run { .. }
+                | StmtKind::Run(_)
         ),
         _ => false,
     }
@@ -184,7 +184,7 @@ fn key_name(k: char) -> String {
 fn shape_of(s: &Stmt) -> Shape {
     match s.kind {
         StmtKind::Step(_) => Shape::Step,
-        StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => Shape::Input,
+        StmtKind::Menu { .. } | StmtKind::Collect(_) | StmtKind::Record(_) => Shape::Input,
         StmtKind::If(_) | StmtKind::ElseIf(_) => Shape::Decision,
         StmtKind::Hangup | StmtKind::Return(_) => Shape::End,
         _ => Shape::Action,

@@ -317,7 +317,7 @@ impl Gen {
             },
             3 => StmtKind::Repeat,
             4 => StmtKind::Goto(self.ident()),
-            5 => StmtKind::Run {
+            5 => StmtKind::Run(Box::new(ivr_dsl::ast::Run {
                 flow: self.ident(),
                 args: (0..self.below(3)).map(|_| self.ident()).collect(),
                 into: if self.coin() {
@@ -325,7 +325,7 @@ impl Gen {
                 } else {
                     None
                 },
-            },
+            })),
             6 => StmtKind::Return(match self.below(3) {
                 0 => None,
                 1 => Some(self.expr(2)),
@@ -369,7 +369,7 @@ impl Gen {
                 timeout: if self.coin() { Some(self.dur()) } else { None },
             },
             2 => StmtKind::Press(self.key()),
-            3 => StmtKind::Collect {
+            3 => StmtKind::Collect(Box::new(ivr_dsl::ast::Collect {
                 var: self.ident(),
                 min: self.num(40),
                 max: if self.coin() {
@@ -379,14 +379,14 @@ impl Gen {
                 },
                 until: if self.coin() { Some(self.key()) } else { None },
                 timeout: if self.coin() { Some(self.dur()) } else { None },
-            },
-            4 => StmtKind::Record {
+            })),
+            4 => StmtKind::Record(Box::new(ivr_dsl::ast::Record {
                 var: self.ident(),
                 beep: self.coin(),
                 max: if self.coin() { Some(self.dur()) } else { None },
                 silence: if self.coin() { Some(self.dur()) } else { None },
                 until: if self.coin() { Some(self.key()) } else { None },
-            },
+            })),
             5 => {
                 let event = *self.pick(&[
                     Event::Noinput,
@@ -458,7 +458,7 @@ impl Gen {
                     | StmtKind::Play { .. }
                     | StmtKind::Return(_)
                     | StmtKind::Set { .. }
-                    | StmtKind::Run { .. }
+                    | StmtKind::Run(_)
             )
         {
             s.body = self.block(depth + 1);

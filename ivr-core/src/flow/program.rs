@@ -596,18 +596,19 @@ impl Compiler<'_> {
                     self.emit(Op::Say(p));
                 }
             }
-            StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => {
+            StmtKind::Menu { .. } | StmtKind::Collect(_) | StmtKind::Record(_) => {
                 self.input_state(s, flow)
             }
             StmtKind::Repeat => {
                 self.emit(Op::Repeat);
             }
             StmtKind::Goto(t) => self.jump_fix(Fix::Step(flow, t.key.to_string())),
-            StmtKind::Run {
-                flow: f,
-                args,
-                into,
-            } => {
+            StmtKind::Run(b_run) => {
+                let ivr_dsl::ast::Run {
+                    flow: f,
+                    args,
+                    into,
+                } = &**b_run;
                 let target = self.flow_ids.get(f.key.as_str()).copied();
                 match target {
                     Some(t) => {
@@ -829,13 +830,14 @@ impl Compiler<'_> {
             StmtKind::Menu { timeout } => {
                 (InputKind::Menu { options }, timeout.map(|t| t.millis()))
             }
-            StmtKind::Collect {
-                var,
-                min,
-                max,
-                until,
-                timeout,
-            } => {
+            StmtKind::Collect(b_collect) => {
+                let ivr_dsl::ast::Collect {
+                    var,
+                    min,
+                    max,
+                    until,
+                    timeout,
+                } = &**b_collect;
                 let min_n = usize::try_from(min.value).unwrap_or(1);
                 (
                     InputKind::Collect {
@@ -847,22 +849,25 @@ impl Compiler<'_> {
                     timeout.map(|t| t.millis()),
                 )
             }
-            StmtKind::Record {
-                var,
-                beep,
-                max,
-                silence,
-                until,
-            } => (
-                InputKind::Record {
-                    var: self.var(var),
-                    beep: *beep,
-                    max_ms: max.map_or(d.record_max_ms, |m| m.millis()),
-                    silence_ms: silence.map_or(d.record_silence_ms, |m| m.millis()),
-                    until: until.map(|k| k.key),
-                },
-                None,
-            ),
+            StmtKind::Record(b_record) => {
+                let ivr_dsl::ast::Record {
+                    var,
+                    beep,
+                    max,
+                    silence,
+                    until,
+                } = &**b_record;
+                (
+                    InputKind::Record {
+                        var: self.var(var),
+                        beep: *beep,
+                        max_ms: max.map_or(d.record_max_ms, |m| m.millis()),
+                        silence_ms: silence.map_or(d.record_silence_ms, |m| m.millis()),
+                        until: until.map(|k| k.key),
+                    },
+                    None,
+                )
+            }
             _ => return,
         };
         self.p.states.push(InputState {

@@ -88,7 +88,7 @@ fn is_simple(k: &StmtKind) -> bool {
             | StmtKind::Play { .. }
             | StmtKind::Repeat
             | StmtKind::Goto(_)
-            | StmtKind::Run { .. }
+            | StmtKind::Run(_)
             | StmtKind::Return(_)
             | StmtKind::Set { .. }
             | StmtKind::Hangup
@@ -232,7 +232,7 @@ pub fn statement(i: In) -> PResult<Parsed> {
                 }
                 (r, None) => (r, None),
             };
-            done(r, StmtKind::Run { flow, args, into })
+            done(r, StmtKind::Run(Box::new(Run { flow, args, into })))
         }
         Kw::Return => {
             if at_eol(&r) {
@@ -419,13 +419,13 @@ fn collect(r: In, ks: Span) -> PResult<Parsed> {
     Ok((
         r,
         (
-            StmtKind::Collect {
+            StmtKind::Collect(Box::new(Collect {
                 var,
                 min,
                 max,
                 until,
                 timeout,
-            },
+            })),
             ks,
             None,
         ),
@@ -462,13 +462,13 @@ fn record(r: In, ks: Span) -> PResult<Parsed> {
     Ok((
         r,
         (
-            StmtKind::Record {
+            StmtKind::Record(Box::new(Record {
                 var,
                 beep,
                 max,
                 silence,
                 until,
-            },
+            })),
             ks,
             None,
         ),
@@ -505,20 +505,12 @@ mod tests {
             panic!("both parse")
         };
         match (&a.kind, &b.kind) {
-            (
-                StmtKind::Collect {
-                    min: m1,
-                    timeout: t1,
-                    ..
-                },
-                StmtKind::Collect {
-                    min: m2,
-                    timeout: t2,
-                    ..
-                },
-            ) => {
-                assert_eq!(m1.value, m2.value);
-                assert_eq!(t1.map(|t| t.millis()), t2.map(|t| t.millis()));
+            (StmtKind::Collect(c1), StmtKind::Collect(c2)) => {
+                assert_eq!(c1.min.value, c2.min.value);
+                assert_eq!(
+                    c1.timeout.map(|t| t.millis()),
+                    c2.timeout.map(|t| t.millis())
+                );
             }
             _ => panic!("collect expected"),
         }

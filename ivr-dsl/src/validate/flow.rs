@@ -22,10 +22,9 @@ fn uses<'a>(kind: &NodeKind<'a>, out: &mut Vec<&'a Ident>) {
             ..
         }
         | StmtKind::Play { var: v, .. } => out.push(v),
-        StmtKind::Submit { args, .. }
-        | StmtKind::Lookup { args, .. }
-        | StmtKind::Run { args, .. } => out.extend(args.iter()),
-        StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. } => {
+        StmtKind::Submit { args, .. } | StmtKind::Lookup { args, .. } => out.extend(args.iter()),
+        StmtKind::Run(run) => out.extend(run.args.iter()),
+        StmtKind::Menu { .. } | StmtKind::Collect(_) | StmtKind::Record(_) => {
             for p in &s.body {
                 uses(&NodeKind::Stmt(p), out);
             }

@@ -167,10 +167,10 @@ impl<'a> Checker<'a> {
     fn run_targets(&self, fx: &FlowIndex) -> BTreeSet<&'a str> {
         let mut out = BTreeSet::new();
         walk(&self.script.stmts, &mut |s| {
-            if let StmtKind::Run { flow, .. } = &s.kind
-                && fx.by_key.contains_key(flow.key.as_str())
+            if let StmtKind::Run(run) = &s.kind
+                && fx.by_key.contains_key(run.flow.key.as_str())
             {
-                out.insert(flow.key.as_str());
+                out.insert(run.flow.key.as_str());
             }
         });
         out
@@ -279,16 +279,16 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            StmtKind::Run { flow, args, .. } => match fx.by_key.get(flow.key.as_str()) {
+            StmtKind::Run(run) => match fx.by_key.get(run.flow.key.as_str()) {
                 None => {
-                    if let Err(d) = resolve(flow, &fx.list, Code::UnknownTarget) {
+                    if let Err(d) = resolve(&run.flow, &fx.list, Code::UnknownTarget) {
                         self.push(d);
                     }
                 }
                 Some(&i) => {
                     let want: BTreeSet<&str> =
                         fx.params[i].iter().map(|p| p.key.as_str()).collect();
-                    let got: BTreeSet<&str> = args.iter().map(|a| a.key.as_str()).collect();
+                    let got: BTreeSet<&str> = run.args.iter().map(|a| a.key.as_str()).collect();
                     if want != got {
                         let list =
                             |v: &BTreeSet<&str>| v.iter().copied().collect::<Vec<_>>().join(" ");
@@ -388,9 +388,10 @@ impl<'a> Checker<'a> {
                 }
                 self.handler_counts(&s.body, self.defaults_body());
             }
-            StmtKind::Collect {
-                min, max, timeout, ..
-            } => {
+            StmtKind::Collect(b_collect) => {
+                let crate::ast::Collect {
+                    min, max, timeout, ..
+                } = &**b_collect;
                 self.range("@what-digits", min.span, min.value, 1, 32, "");
                 if let Some(m) = max {
                     self.range("@what-digits", m.span, m.value, 1, 32, "");
@@ -407,7 +408,8 @@ impl<'a> Checker<'a> {
                 }
                 self.handler_counts(&s.body, self.defaults_body());
             }
-            StmtKind::Record { max, silence, .. } => {
+            StmtKind::Record(b_record) => {
+                let crate::ast::Record { max, silence, .. } = &**b_record;
                 if let Some(m) = max {
                     self.range("@what-record-max", m.span, m.millis(), 1_000, 300_000, "");
                 }

@@ -40,11 +40,11 @@ fn flow_stmt(k: &StmtKind) -> bool {
             | StmtKind::Say { .. }
             | StmtKind::Play { .. }
             | StmtKind::Menu { .. }
-            | StmtKind::Collect { .. }
-            | StmtKind::Record { .. }
+            | StmtKind::Collect(_)
+            | StmtKind::Record(_)
             | StmtKind::Repeat
             | StmtKind::Goto(_)
-            | StmtKind::Run { .. }
+            | StmtKind::Run(_)
             | StmtKind::Return(_)
             | StmtKind::Set { .. }
             | StmtKind::If(_)
@@ -120,8 +120,8 @@ fn takes_block(k: &StmtKind) -> bool {
     needs_block(k)
         || matches!(
             k,
-            StmtKind::Collect { .. }
-                | StmtKind::Record { .. }
+            StmtKind::Collect(_)
+                | StmtKind::Record(_)
                 | StmtKind::Submit { .. }
                 | StmtKind::Lookup { .. }
                 | StmtKind::Transfer { .. }
@@ -143,7 +143,7 @@ impl Checker<'_> {
             if in_defaults
                 && matches!(
                     s.kind,
-                    StmtKind::Menu { .. } | StmtKind::Collect { .. } | StmtKind::Record { .. }
+                    StmtKind::Menu { .. } | StmtKind::Collect(_) | StmtKind::Record(_)
                 )
             {
                 self.push(
@@ -230,7 +230,7 @@ impl Checker<'_> {
                 StmtKind::Defaults => (Place::Defaults, false),
                 StmtKind::Flow { .. } => (Place::FlowBody, false),
                 StmtKind::Menu { .. } => (Place::Menu, false),
-                StmtKind::Collect { .. } | StmtKind::Record { .. } => (Place::Input, false),
+                StmtKind::Collect(_) | StmtKind::Record(_) => (Place::Input, false),
                 StmtKind::Submit { .. } => (Place::Submit, false),
                 StmtKind::Lookup { .. } => (Place::Lookup, false),
                 StmtKind::Transfer { .. } => (Place::Transfer, false),
