@@ -189,15 +189,15 @@ fn parse_part(src: &Source, lines: &[Line]) -> Part {
 const PARALLEL_BYTES: usize = 256 * 1024;
 
 /// Parses sanitized source into a tree. Every line is tried; a line that fails becomes
-/// [`StmtKind::Invalid`] (keeping its block) and its error is reported. Large scripts are
-/// parsed on up to four threads; the result does not depend on how many.
+/// [`StmtKind::Invalid`] (keeping its block) and its error is reported. Large scripts are cut
+/// into parts parsed in parallel; the result does not depend on how many.
 pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate::KeywordCounts) {
-    let threads = if src.text.len() < PARALLEL_BYTES {
+    let parts = if src.text.len() < PARALLEL_BYTES {
         1
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
     };
-    parse_source_with(src, diags, threads)
+    parse_source_with(src, diags, parts)
 }
 
 /// Where to cut `lines` into about `parts` runs of similar size, each starting at a top-level
@@ -220,14 +220,15 @@ fn cuts(lines: &[Line], parts: usize) -> Vec<usize> {
     cuts
 }
 
-/// [`parse_source`] on a given number of threads.
+/// [`parse_source`] with the lines cut into about `parts` runs, parsed in parallel (1: all on
+/// this thread).
 pub fn parse_source_with(
     src: &Source,
     diags: &mut Vec<Diagnostic>,
-    threads: usize,
+    parts: usize,
 ) -> (Script, crate::KeywordCounts) {
     let lines = split_lines(src, diags);
-    let cuts = cuts(&lines, threads.max(1));
+    let cuts = cuts(&lines, parts.max(1));
     let runs: Vec<&[Line]> = cuts.windows(2).map(|w| &lines[w[0]..w[1]]).collect();
     let parts: Vec<Part> = if runs.len() <= 1 {
         vec![parse_part(src, &lines)]
