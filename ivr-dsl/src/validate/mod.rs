@@ -47,6 +47,7 @@ pub fn validate_with(
             .iter()
             .find(|s| matches!(s.kind, StmtKind::Defaults))
             .map(|s| s.body.as_slice()),
+        default_counts: None,
     };
     let (mut local, mut paths, mut late) = (checker(), checker(), checker());
     if !syntax_ok {
@@ -106,6 +107,8 @@ pub(crate) struct Checker<'a> {
     diags: Vec<Diagnostic>,
     syntax_ok: bool,
     defaults: Option<&'a [Stmt]>,
+    /// The counted handlers of `defaults`, once worked out.
+    default_counts: Option<Vec<(crate::ast::Event, u64)>>,
 }
 
 impl<'a> Checker<'a> {

@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::keywords::Lang;
 use crate::span::Span;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 impl<'a> Checker<'a> {
     pub(super) fn names(&mut self) {
@@ -94,23 +94,7 @@ impl<'a> Checker<'a> {
                 },
             ));
         }
-        let has_transfer = flows.iter().any(|(f, _, _)| {
-            let mut t = false;
-            walk(&f.body, &mut |s| {
-                t |= matches!(s.kind, StmtKind::Transfer { .. })
-            });
-            t
-        });
-        if self.env.destinations.is_none() && has_transfer {
-            self.push(Diagnostic::new(
-                Code::NoProjectConfig,
-                Span {
-                    line: 1,
-                    col: 1,
-                    ..Span::default()
-                },
-            ));
-        }
+        let mut has_transfer = false;
         for (fstmt, fname, _) in &flows {
             let steps: Vec<&Ident> = {
                 let mut v = Vec::new();
@@ -131,8 +115,19 @@ impl<'a> Checker<'a> {
             let is_subflow =
                 run_targets.contains(fname.key.as_str()) && entry_key.as_ref() != Some(&fname.key);
             walk(&fstmt.body, &mut |s| {
+                has_transfer |= matches!(s.kind, StmtKind::Transfer { .. });
                 self.statement(s, &langs, &steps, &fx, &hours, &mut used_hours, is_subflow);
             });
+        }
+        if self.env.destinations.is_none() && has_transfer {
+            self.push(Diagnostic::new(
+                Code::NoProjectConfig,
+                Span {
+                    line: 1,
+                    col: 1,
+                    ..Span::default()
+                },
+            ));
         }
         if let Some(d) = defaults {
             walk(&d.body, &mut |s| {
@@ -232,7 +227,7 @@ impl<'a> Checker<'a> {
                 this.push(Diagnostic::new(Code::UndeclaredLanguage, span).arg("lang", l.code()));
             }
         };
-        let mut exprs = Vec::new();
+        let mut exprs: Option<&crate::ast::Expr> = None;
         match &s.kind {
             StmtKind::Language(l) => lang_ok(self, *l, s.span),
             StmtKind::Say { what, lang, .. } => {
@@ -374,10 +369,16 @@ impl<'a> Checker<'a> {
                 if let Some(t) = timeout {
                     self.range("@what-timeout", t.span, t.millis(), 1_000, 30_000, "");
                 }
-                let mut keys: HashMap<char, &Key> = HashMap::default();
+                // '0'–'9', '*', '#'.
+                let mut keys: [Option<&Key>; 12] = [None; 12];
+                let slot = |c: char| match c {
+                    '*' => 10,
+                    '#' => 11,
+                    c => c.to_digit(10).map_or(0, |d| d as usize),
+                };
                 for c in &s.body {
                     if let StmtKind::Press(k) = &c.kind
-                        && let Some(first) = keys.insert(k.key, k)
+                        && let Some(first) = keys[slot(k.key)].replace(k)
                     {
                         self.push(
                             Diagnostic::new(Code::DuplicateKey, k.span)
@@ -422,11 +423,11 @@ impl<'a> Checker<'a> {
                 self.range("@what-count", n.span, n.value, 1, 10, "")
             }
             StmtKind::AfterAttempts(n) => self.range("@what-attempts", n.span, n.value, 1, 10, ""),
-            StmtKind::Set { value, .. } => exprs.push(value),
-            StmtKind::If(e) | StmtKind::ElseIf(e) | StmtKind::Return(Some(e)) => exprs.push(e),
+            StmtKind::Set { value, .. } => exprs = Some(value),
+            StmtKind::If(e) | StmtKind::ElseIf(e) | StmtKind::Return(Some(e)) => exprs = Some(e),
             _ => {}
         }
-        for e in exprs {
+        if let Some(e) = exprs {
             let mut hs = Vec::new();
             e.hours(&mut hs);
             for h in hs {
@@ -446,34 +447,28 @@ impl<'a> Checker<'a> {
 
     /// Counted handlers of an input state (or of `defaults`): no duplicates, no gaps.
     fn handler_counts(&mut self, body: &[Stmt], defaults: Option<&[Stmt]>) {
-        let collect = |body: &[Stmt]| {
-            let mut m: BTreeMap<(Event, u64), Span> = BTreeMap::new();
-            let mut dups = Vec::new();
-            let mut after: Vec<Span> = Vec::new();
-            for s in body {
-                match &s.kind {
-                    StmtKind::On {
-                        event: e @ (Event::Noinput | Event::Nomatch),
-                        count,
-                    } => {
-                        let n = count.map_or(1, |c| c.value);
-                        if m.insert((*e, n), s.kw_span).is_some() {
-                            dups.push((s.kw_span, *e, n));
-                        }
+        let mut local: Vec<((Event, u64), Span)> = Vec::new();
+        let mut after: Vec<Span> = Vec::new();
+        for s in body {
+            match &s.kind {
+                StmtKind::On {
+                    event: e @ (Event::Noinput | Event::Nomatch),
+                    count,
+                } => {
+                    let key = (*e, count.map_or(1, |c| c.value));
+                    if local.iter().any(|(k, _)| *k == key) {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateHandler, s.kw_span)
+                                .arg("event", Event::name(key.0))
+                                .arg("count", key.1.to_string()),
+                        );
+                    } else {
+                        local.push((key, s.kw_span));
                     }
-                    StmtKind::AfterAttempts(_) => after.push(s.kw_span),
-                    _ => {}
                 }
+                StmtKind::AfterAttempts(_) => after.push(s.kw_span),
+                _ => {}
             }
-            (m, dups, after)
-        };
-        let (local, dups, after) = collect(body);
-        for (span, e, n) in dups {
-            self.push(
-                Diagnostic::new(Code::DuplicateHandler, span)
-                    .arg("event", Event::name(e))
-                    .arg("count", n.to_string()),
-            );
         }
         for span in after.iter().skip(1) {
             self.push(
@@ -482,17 +477,28 @@ impl<'a> Checker<'a> {
                     .arg("count", "-"),
             );
         }
-        let inherited = defaults.map(|d| collect(d).0).unwrap_or_default();
+        if local.is_empty() {
+            return;
+        }
+        local.sort_by_key(|(k, _)| *k);
+        // What `defaults` handles, worked out once per script.
+        let inherited: &[(Event, u64)] = match defaults {
+            Some(d) => self
+                .default_counts
+                .get_or_insert_with(|| counted_handlers(d)),
+            None => &[],
+        };
+        let inherited = inherited.to_vec();
         for event in [Event::Noinput, Event::Nomatch] {
             let mut expected = 1;
-            for (&(e, n), span) in local.range((event, 0)..=(event, u64::MAX)) {
+            for &((e, n), span) in local.iter().filter(|((e, _), _)| *e == event) {
                 let _ = e;
-                while expected < n && inherited.contains_key(&(event, expected)) {
+                while expected < n && inherited.contains(&(event, expected)) {
                     expected += 1;
                 }
                 if n > expected {
                     self.push(
-                        Diagnostic::new(Code::HandlerGap, *span)
+                        Diagnostic::new(Code::HandlerGap, span)
                             .arg("event", Event::name(event))
                             .arg("count", n.to_string())
                             .arg("missing", expected.to_string()),
@@ -502,6 +508,19 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// The counted `noinput`/`nomatch` handlers of a block, as (event, count).
+fn counted_handlers(body: &[Stmt]) -> Vec<(Event, u64)> {
+    body.iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::On {
+                event: e @ (Event::Noinput | Event::Nomatch),
+                count,
+            } => Some((*e, count.map_or(1, |c| c.value))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The flows of a script, by name.
