@@ -125,17 +125,20 @@ impl<'a> Cfg<'a> {
             .iter()
             .find(|s| matches!(s.kind, StmtKind::Defaults))
             .map_or(&[][..], |s| s.body.as_slice());
+        // Room for about as many nodes as lines, and edges, so that the arrays are not copied
+        // as they grow (an estimate: pages reserved and never touched cost nothing).
+        let lines = last_line(&script.stmts);
         let mut b = Builder {
             cfg: Cfg {
-                nodes: Vec::new(),
+                nodes: Vec::with_capacity(lines * 2),
                 flows: Vec::new(),
                 exit: 0,
                 states: HashMap::default(),
-                stmt_node: HashMap::default(),
+                stmt_node: HashMap::with_capacity_and_hasher(lines, Default::default()),
                 edges: Vec::new(),
                 edge_at: Vec::new(),
             },
-            raw_edges: Vec::new(),
+            raw_edges: Vec::with_capacity(lines * 3),
             flow_keys: HashMap::default(),
             defaults,
             in_defaults: false,
@@ -216,6 +219,42 @@ impl<'a> Cfg<'a> {
     }
 }
 
+/// The line of the last statement of a block (with its own blocks).
+fn last_line(stmts: &[Stmt]) -> usize {
+    let mut line = 0;
+    let mut at = stmts;
+    while let Some(s) = at.last() {
+        line = s.span.line as usize;
+        at = &s.body;
+    }
+    line
+}
+
+fn is_else(s: &Stmt) -> bool {
+    matches!(s.kind, StmtKind::ElseIf(_) | StmtKind::Else)
+}
+
+/// Where the unit that ends at `end` starts, reading a block backwards: a unit is one
+/// statement, or an `if` with all the `else if`/`else` lines right after it; an `else` with no
+/// `if` before its run is a unit of its own. `orphans_from` (start at `usize::MAX`) remembers
+/// such a run, so that each block is read once.
+fn unit_start(stmts: &[Stmt], end: usize, orphans_from: &mut usize) -> usize {
+    let last = end - 1;
+    if last >= *orphans_from || !is_else(&stmts[last]) {
+        return last;
+    }
+    let mut run = last;
+    while run > 0 && is_else(&stmts[run - 1]) {
+        run -= 1;
+    }
+    if run > 0 && matches!(stmts[run - 1].kind, StmtKind::If(_)) {
+        run - 1
+    } else {
+        *orphans_from = run;
+        last
+    }
+}
+
 impl<'a> Builder<'a> {
     fn node(&mut self, kind: NodeKind<'a>, flow: usize) -> NodeId {
         self.cfg.nodes.push(Node {
@@ -248,28 +287,20 @@ impl<'a> Builder<'a> {
         flow: usize,
         state: Option<NodeId>,
     ) -> NodeId {
-        // Group `if` chains.
-        let mut units: Vec<&'a [Stmt]> = Vec::new();
-        let mut i = 0;
-        while i < stmts.len() {
-            let mut j = i + 1;
-            if matches!(stmts[i].kind, StmtKind::If(_)) {
-                while j < stmts.len()
-                    && matches!(stmts[j].kind, StmtKind::ElseIf(_) | StmtKind::Else)
-                {
-                    j += 1;
-                }
-            }
-            units.push(&stmts[i..j]);
-            i = j;
-        }
+        // Units, last first: a statement, or an `if` with the `else if`/`else` lines after it.
+        // (An `else` with no `if` before it is a unit of its own, as read forwards.)
         let mut next = cont;
-        for unit in units.into_iter().rev() {
+        let mut end = stmts.len();
+        let mut orphans_from = usize::MAX;
+        while end > 0 {
+            let start = unit_start(stmts, end, &mut orphans_from);
+            let unit = &stmts[start..end];
             next = if unit.len() > 1 || matches!(unit[0].kind, StmtKind::If(_)) {
                 self.if_chain(unit, next, flow, state)
             } else {
                 self.stmt(&unit[0], next, flow, state)
             };
+            end = start;
         }
         next
     }
@@ -427,13 +458,13 @@ impl<'a> Builder<'a> {
                 )
             })
         };
-        let local: Vec<&'a Stmt> = handlers(&s.body).collect();
+        let local = || handlers(&s.body);
         let key = |h: &Stmt| match &h.kind {
             StmtKind::On { event, count } => (Some(*event), count.map_or(1, |c| c.value)),
             StmtKind::AfterAttempts(n) => (None, n.value),
             _ => (None, 0),
         };
-        let local_after = local.iter().any(|h| key(h).0.is_none());
+        let local_after = local().any(|h| key(h).0.is_none());
         // Inside a `defaults` handler, input states inherit nothing: the checker forbids them
         // there, and inheriting would nest without end.
         let defaults = if self.in_defaults {
@@ -441,21 +472,18 @@ impl<'a> Builder<'a> {
         } else {
             self.defaults
         };
-        let inherited: Vec<&'a Stmt> = handlers(defaults)
-            .filter(|d| {
-                let (e, n) = key(d);
-                match e {
-                    None => !local_after,
-                    Some(_) => !local.iter().any(|l| key(l) == (e, n)),
-                }
-            })
-            .collect();
+        let inherited = handlers(defaults).filter(|d| {
+            let (e, n) = key(d);
+            match e {
+                None => !local_after,
+                Some(_) => !local().any(|l| key(l) == (e, n)),
+            }
+        });
         let mut seen_event = [false, false];
         let mut capped = false;
-        for (h, from_defaults) in local
-            .iter()
-            .map(|h| (*h, false))
-            .chain(inherited.iter().map(|h| (*h, true)))
+        for (h, from_defaults) in local()
+            .map(|h| (h, false))
+            .chain(inherited.map(|h| (h, true)))
         {
             let saved = self.in_defaults;
             self.in_defaults |= from_defaults;
@@ -482,5 +510,70 @@ impl<'a> Builder<'a> {
         }
         self.cfg.states.insert(wait, (entry, capped));
         entry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Span;
+
+    /// The units of a block read forwards, the obvious way.
+    fn forwards(stmts: &[Stmt]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < stmts.len() {
+            let mut j = i + 1;
+            if matches!(stmts[i].kind, StmtKind::If(_)) {
+                while j < stmts.len() && is_else(&stmts[j]) {
+                    j += 1;
+                }
+            }
+            out.push((i, j));
+            i = j;
+        }
+        out
+    }
+
+    #[test]
+    fn units_read_backwards_are_the_units_read_forwards() {
+        let cond = || {
+            crate::ast::Expr::Num(crate::ast::Num {
+                value: 1,
+                family: Default::default(),
+                span: Span::default(),
+            })
+        };
+        let make = |code: u32| {
+            let kind = match code {
+                0 => StmtKind::If(cond()),
+                1 => StmtKind::ElseIf(cond()),
+                2 => StmtKind::Else,
+                _ => StmtKind::Hangup,
+            };
+            Stmt::new(kind, Span::default())
+        };
+        // Every block of up to 7 statements over {if, else if, else, other}.
+        for len in 0..=7u32 {
+            for mut n in 0..4u32.pow(len) {
+                let stmts: Vec<Stmt> = (0..len)
+                    .map(|_| {
+                        let s = make(n % 4);
+                        n /= 4;
+                        s
+                    })
+                    .collect();
+                let mut back = Vec::new();
+                let mut end = stmts.len();
+                let mut orphans = usize::MAX;
+                while end > 0 {
+                    let start = unit_start(&stmts, end, &mut orphans);
+                    back.push((start, end));
+                    end = start;
+                }
+                back.reverse();
+                assert_eq!(back, forwards(&stmts));
+            }
+        }
     }
 }
