@@ -37,10 +37,13 @@ pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
     for index in 0..src.line_count() {
         let (ls, le) = src.line_range(index);
         let raw = &src.text[ls..le];
-        let mut width = 0usize;
+        // Leading spaces by byte; the character loop below takes over at anything else that
+        // could be blank (a tab, a mark, a reported character).
+        let spaces = raw.bytes().take_while(|&b| b == b' ').count();
+        let mut width = spaces;
         let mut content = raw.len();
         let mut tab_at = None;
-        for (off, c) in raw.char_indices() {
+        for (off, c) in raw[spaces..].char_indices().map(|(o, c)| (o + spaces, c)) {
             match c {
                 ' ' => width += 1,
                 '\t' => {
@@ -54,7 +57,12 @@ pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
                 }
             }
         }
-        let trimmed_end = raw.trim_end_matches(is_blank).len().max(content);
+        let trimmed_end = match raw.as_bytes().last() {
+            // Most lines end in a printable character: nothing to trim.
+            Some(b) if b.is_ascii_graphic() => raw.len(),
+            _ => raw.trim_end_matches(is_blank).len(),
+        }
+        .max(content);
         let body = &raw[content..trimmed_end];
         let kind = if body.is_empty() {
             LineKind::Blank

@@ -115,18 +115,24 @@ impl Source {
 /// Turns bytes into a [`Source`], reporting invalid UTF-8 and forbidden characters.
 pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut text = String::with_capacity(bytes.len());
     let mut bad_utf8 = Vec::new();
-    for chunk in bytes.utf8_chunks() {
-        text.push_str(chunk.valid());
-        if !chunk.invalid().is_empty() {
-            bad_utf8.push(text.len());
-            text.push('\u{FFFD}');
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            let mut text = String::with_capacity(bytes.len());
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    bad_utf8.push(text.len());
+                    text.push('\u{FFFD}');
+                }
+            }
+            text
         }
-    }
+    };
     let mut line_starts = Vec::with_capacity(text.len() / 24 + 1);
     line_starts.push(0);
-    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
     let mut src = Source {
         tainted: vec![false; line_starts.len()],
         line_starts,
@@ -138,7 +144,7 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
         src.tainted[line] = true;
         diags.push(Diagnostic::new(Code::InvalidUtf8, src.span(off, off + 3)));
     }
-    let found = scan(&src.text);
+    let found = scan_parallel(&src.text);
     for (off, c, code) in found {
         let line = src.line_of(off);
         src.tainted[line] = true;
@@ -150,6 +156,23 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
         diags.push(d);
     }
     (src, diags)
+}
+
+/// Texts at least this long are scanned in two halves at once.
+const PARALLEL_BYTES: usize = 256 * 1024;
+
+/// [`scan`], in two halves on rayon's pool for a long text. The halves meet just after a line
+/// break, where a line starts afresh, so the findings are the same as in one pass.
+fn scan_parallel(text: &str) -> Vec<(usize, char, Code)> {
+    let half = text.len() / 2;
+    let cut = match memchr::memchr(b'\n', text.as_bytes().get(half..).unwrap_or_default()) {
+        Some(i) if text.len() >= PARALLEL_BYTES => half + i + 1,
+        _ => return scan(text),
+    };
+    let (first, second) = text.split_at(cut);
+    let (mut a, b) = rayon::join(|| scan(first), || scan(second));
+    a.extend(b.into_iter().map(|(off, c, code)| (off + cut, c, code)));
+    a
 }
 
 /// Finds forbidden characters and marks inside tokens. Bytes are read directly where a script
