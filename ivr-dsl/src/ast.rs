@@ -485,8 +485,8 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// `( E )`.
     Paren(Box<Expr>),
-    /// `E op E`.
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `E op E`: the two sides in one allocation.
+    Binary(BinOp, Box<[Expr; 2]>),
 }
 
 impl Expr {
@@ -495,9 +495,9 @@ impl Expr {
         match self {
             Expr::Var(v) => out.push(v),
             Expr::Not(e) | Expr::Neg(e) | Expr::Paren(e) => e.vars(out),
-            Expr::Binary(_, a, b) => {
-                a.vars(out);
-                b.vars(out);
+            Expr::Binary(_, ab) => {
+                ab[0].vars(out);
+                ab[1].vars(out);
             }
             Expr::Num(_) | Expr::Str(..) | Expr::WithinHours(_) => {}
         }
@@ -508,9 +508,9 @@ impl Expr {
         match self {
             Expr::WithinHours(h) => out.push(h),
             Expr::Not(e) | Expr::Neg(e) | Expr::Paren(e) => e.hours(out),
-            Expr::Binary(_, a, b) => {
-                a.hours(out);
-                b.hours(out);
+            Expr::Binary(_, ab) => {
+                ab[0].hours(out);
+                ab[1].hours(out);
             }
             Expr::Num(_) | Expr::Str(..) | Expr::Var(_) => {}
         }

@@ -386,7 +386,8 @@ pub fn expr(e: &Expr, lang: Lang) -> String {
         Expr::Not(e) => format!("{} {}", Kw::Not.spell(lang), expr(e, lang)),
         Expr::Neg(e) => format!("-{}", expr(e, lang)),
         Expr::Paren(e) => format!("({})", expr(e, lang)),
-        Expr::Binary(op, a, b) => {
+        Expr::Binary(op, ab) => {
+            let [a, b] = &**ab;
             let sym = match op {
                 BinOp::And => Kw::And.spell(lang),
                 BinOp::Or => Kw::Or.spell(lang),

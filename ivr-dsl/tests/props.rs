@@ -297,7 +297,7 @@ impl Gen {
                 } else {
                     r
                 };
-                Expr::Binary(op, Box::new(l), Box::new(r))
+                Expr::Binary(op, Box::new([l, r]))
             }
         }
     }
@@ -409,8 +409,10 @@ impl Gen {
             } else {
                 Expr::Binary(
                     BinOp::Eq,
-                    Box::new(Expr::Var(self.ident())),
-                    Box::new(Expr::Str(self.string().into(), Self::span())),
+                    Box::new([
+                        Expr::Var(self.ident()),
+                        Expr::Str(self.string().into(), Self::span()),
+                    ]),
                 )
             }),
             8 => StmtKind::ElseIf(self.expr(2)),

@@ -500,7 +500,8 @@ impl Compiler<'_> {
             Expr::Not(x) => CExpr::Not(Box::new(self.expr(x))),
             Expr::Neg(x) => CExpr::Neg(Box::new(self.expr(x))),
             Expr::Paren(x) => self.expr(x),
-            Expr::Binary(op, a, b) => {
+            Expr::Binary(op, ab) => {
+                let [a, b] = &**ab;
                 CExpr::Binary(*op, Box::new(self.expr(a)), Box::new(self.expr(b)))
             }
         }

@@ -17,7 +17,7 @@ fn expr_bp(i: In, min: u8) -> PResult<Expr> {
             break;
         }
         let (r, rhs) = expr_bp(r, op.precedence() + 1)?;
-        lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
+        lhs = Expr::Binary(op, Box::new([lhs, rhs]));
         i = r;
     }
     Ok((i, lhs))

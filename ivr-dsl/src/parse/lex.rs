@@ -21,6 +21,10 @@ pub struct Ctx {
     pub kw_langs: RefCell<Vec<(Lang, Span)>>,
     /// Scratch space for folding words.
     fold_buf: RefCell<String>,
+    /// The statement written inline after `press K`, `on …`, `after N attempts` on the line
+    /// being parsed. It waits here rather than travel back through every parser's result (a
+    /// statement is large) or in a box of its own.
+    pub inline: RefCell<Option<crate::ast::Stmt>>,
     /// The byte offset where the current line starts, and whether the line is ASCII (then a
     /// column is a byte count, and nom_locate need not count characters).
     line: std::cell::Cell<(usize, bool)>,

@@ -35,13 +35,14 @@ fn parse_line(
             .is_some_and(|t| t.is_ascii()),
     );
     ctx.kw_langs.borrow_mut().clear();
+    ctx.inline.borrow_mut().take();
     let invalid = || {
         let span = src.span(line.start, line.end);
         stmt::LineStmt {
             kind: StmtKind::Invalid,
             span,
             kw_span: span,
-            inline: None,
+            inline: false,
         }
     };
     let stmt = match stmt::line(input) {
@@ -147,10 +148,12 @@ fn parse_part(src: &Source, lines: &[Line]) -> Part {
                     &mut part.diags,
                     &mut part.counts,
                 );
-                let has_inline = head.inline.is_some();
+                let has_inline = head.inline;
                 let mut body =
                     Vec::with_capacity(kids.next().unwrap_or(0) as usize + usize::from(has_inline));
-                body.extend(head.inline.map(|b| *b));
+                if has_inline {
+                    body.extend(ctx.inline.borrow_mut().take());
+                }
                 let stmt = Stmt {
                     kind: head.kind,
                     span: head.span,

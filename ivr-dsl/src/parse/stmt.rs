@@ -16,8 +16,9 @@ pub struct LineStmt {
     pub span: Span,
     /// The leading keyword's span.
     pub kw_span: Span,
-    /// The statement after `press K`, `on …`, `after N attempts` on the same line.
-    pub inline: Option<Box<Stmt>>,
+    /// Whether a statement follows `press K`, `on …`, `after N attempts` on the same line (it
+    /// waits in [`Ctx::inline`]).
+    pub inline: bool,
 }
 
 /// Parses a whole code line.
@@ -38,9 +39,9 @@ pub fn line(i: In) -> PResult<LineStmt> {
     ))
 }
 
-/// A statement head: its kind, its keyword's span and the statement written inline after it
-/// (boxed: it is rare, and a statement is large to move around).
-type Parsed = (StmtKind, Span, Option<Box<Stmt>>);
+/// A statement head: its kind, its keyword's span and whether a statement was written inline
+/// after it (it waits in [`Ctx::inline`]).
+type Parsed = (StmtKind, Span, bool);
 
 fn lang(i: In) -> PResult<Lang> {
     let (r, (k, _, _)) = any_kw(i)?;
@@ -95,9 +96,9 @@ fn is_simple(k: &StmtKind) -> bool {
     )
 }
 
-fn inline(i: In) -> PResult<Option<Box<Stmt>>> {
+fn inline(i: In) -> PResult<bool> {
     if at_eol(&i) {
-        return Ok((i, None));
+        return Ok((i, false));
     }
     let (i, _) = sp(i)?;
     let start = i;
@@ -111,7 +112,8 @@ fn inline(i: In) -> PResult<Option<Box<Stmt>>> {
     let mut s = Stmt::new(kind, span_of(&start));
     s.span.set_end(r.location_offset());
     s.kw_span = kw_span;
-    Ok((r, Some(Box::new(s))))
+    *r.extra.inline.borrow_mut() = Some(s);
+    Ok((r, true))
 }
 
 /// One statement head (no end-of-line check).
@@ -122,7 +124,7 @@ pub fn statement(i: In) -> PResult<Parsed> {
         Err(nom::Err::Error(_)) => return unknown_statement(i),
         Err(e) => return Err(e),
     };
-    let done = |r, kind| Ok((r, (kind, ks, None)));
+    let done = |r, kind| Ok((r, (kind, ks, false)));
     match k {
         Kw::Languages => {
             let (mut r, first) = lang(r)?;
@@ -344,7 +346,7 @@ fn hours_range(i: In, ks: Span) -> PResult<Parsed> {
                 close,
             },
             ks,
-            None,
+            false,
         ),
     ))
 }
@@ -386,7 +388,7 @@ fn say(r: In, ks: Span) -> PResult<Parsed> {
                 barge_in,
             },
             ks,
-            None,
+            false,
         ),
     ))
 }
@@ -427,7 +429,7 @@ fn collect(r: In, ks: Span) -> PResult<Parsed> {
                 timeout,
             })),
             ks,
-            None,
+            false,
         ),
     ))
 }
@@ -470,7 +472,7 @@ fn record(r: In, ks: Span) -> PResult<Parsed> {
                 until,
             })),
             ks,
-            None,
+            false,
         ),
     ))
 }
@@ -491,7 +493,9 @@ mod tests {
         let r = line(LocatedSpan::new_extra(s, &ctx)).ok().map(|(_, l)| {
             let mut stmt = Stmt::new(l.kind, l.span);
             stmt.kw_span = l.kw_span;
-            stmt.body.extend(l.inline.map(|b| *b));
+            if l.inline {
+                stmt.body.extend(ctx.inline.take());
+            }
             stmt
         });
         (r, ctx.diags.into_inner())
