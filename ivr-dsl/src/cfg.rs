@@ -102,8 +102,8 @@ pub struct Cfg<'a> {
     pub exit: NodeId,
     /// Wait node → entry node, and whether the state has an attempt cap.
     pub states: HashMap<NodeId, (NodeId, bool)>,
-    /// First node built for each statement (by address).
-    pub stmt_node: HashMap<usize, NodeId>,
+    /// First node built for each statement (see [`Cfg::node_of`]).
+    stmt_nodes: StmtNodes,
     /// Outgoing edges of all nodes, grouped by node (see [`Cfg::edges`]).
     edges: Vec<Edge>,
     edge_at: Vec<u32>,
@@ -134,7 +134,7 @@ impl<'a> Cfg<'a> {
                 flows: Vec::new(),
                 exit: 0,
                 states: HashMap::default(),
-                stmt_node: HashMap::with_capacity_and_hasher(lines, Default::default()),
+                stmt_nodes: StmtNodes::with_lines(lines),
                 edges: Vec::new(),
                 edge_at: Vec::new(),
             },
@@ -153,7 +153,7 @@ impl<'a> Cfg<'a> {
                 for c in &s.body {
                     if let StmtKind::Step(n) = &c.kind {
                         let id = b.node(NodeKind::Stmt(c), i);
-                        b.cfg.stmt_node.insert(c as *const Stmt as usize, id);
+                        b.cfg.stmt_nodes.insert(c, id);
                         steps.entry(n.key.as_str()).or_insert(id);
                     }
                 }
@@ -196,6 +196,12 @@ impl<'a> Cfg<'a> {
         b.cfg
     }
 
+    /// The first node built for statement `s` (a statement in a `defaults` handler has one per
+    /// input state that inherits it), or `None` if it has none (`else`, handlers, prompts).
+    pub fn node_of(&self, s: &Stmt) -> Option<NodeId> {
+        self.stmt_nodes.get(s)
+    }
+
     /// The outgoing edges of node `n`.
     pub fn edges(&self, n: NodeId) -> &[Edge] {
         &self.edges[self.edge_at[n] as usize..self.edge_at[n + 1] as usize]
@@ -216,6 +222,63 @@ impl<'a> Cfg<'a> {
             }
         }
         seen
+    }
+}
+
+/// Statement → first node. A statement is identified by its address; it is looked for first in
+/// two slots for its line (a line holds a statement and perhaps one written inline after it),
+/// and in a map only when those are taken by others (a tree built by hand, all on line 0).
+#[derive(Clone, Debug, Default)]
+struct StmtNodes {
+    slots: Vec<(usize, NodeId)>,
+    overflow: HashMap<usize, NodeId>,
+}
+
+impl StmtNodes {
+    const EMPTY: (usize, NodeId) = (0, 0);
+
+    fn with_lines(lines: usize) -> StmtNodes {
+        StmtNodes {
+            slots: vec![Self::EMPTY; 2 * (lines + 1)],
+            overflow: HashMap::default(),
+        }
+    }
+
+    fn base(&self, s: &Stmt) -> Option<usize> {
+        let at = 2 * s.span.line as usize;
+        (at + 1 < self.slots.len()).then_some(at)
+    }
+
+    /// Records `id` for `s` unless `s` has a node already.
+    fn insert(&mut self, s: &Stmt, id: NodeId) {
+        let key = s as *const Stmt as usize;
+        if let Some(at) = self.base(s) {
+            for slot in &mut self.slots[at..at + 2] {
+                if slot.0 == key {
+                    return;
+                }
+                if slot.0 == 0 {
+                    *slot = (key, id);
+                    return;
+                }
+            }
+        }
+        self.overflow.entry(key).or_insert(id);
+    }
+
+    fn get(&self, s: &Stmt) -> Option<NodeId> {
+        let key = s as *const Stmt as usize;
+        if let Some(at) = self.base(s) {
+            for slot in &self.slots[at..at + 2] {
+                if slot.0 == key {
+                    return Some(slot.1);
+                }
+                if slot.0 == 0 {
+                    return None;
+                }
+            }
+        }
+        self.overflow.get(&key).copied()
     }
 }
 
@@ -267,10 +330,7 @@ impl<'a> Builder<'a> {
 
     fn stmt_node(&mut self, s: &'a Stmt, flow: usize) -> NodeId {
         let id = self.node(NodeKind::Stmt(s), flow);
-        self.cfg
-            .stmt_node
-            .entry(s as *const Stmt as usize)
-            .or_insert(id);
+        self.cfg.stmt_nodes.insert(s, id);
         id
     }
 
@@ -337,8 +397,8 @@ impl<'a> Builder<'a> {
         let exit = self.cfg.exit;
         match &s.kind {
             StmtKind::Step(_) => {
-                let n = match self.cfg.stmt_node.get(&(s as *const Stmt as usize)) {
-                    Some(&id) => id,
+                let n = match self.cfg.node_of(s) {
+                    Some(id) => id,
                     None => self.stmt_node(s, flow),
                 };
                 let body = self.block(&s.body, cont, flow, state);
@@ -533,6 +593,29 @@ mod tests {
             i = j;
         }
         out
+    }
+
+    #[test]
+    fn statements_on_one_line_all_find_their_nodes() {
+        // A tree built by hand: every span is line 0, so two slots cannot hold them all.
+        let stmts: Vec<Stmt> = (0..5)
+            .map(|_| Stmt::new(StmtKind::Hangup, Span::default()))
+            .collect();
+        let mut t = StmtNodes::with_lines(3);
+        for (i, s) in stmts.iter().enumerate() {
+            t.insert(s, i + 10);
+            t.insert(s, 99); // only the first node counts
+        }
+        for (i, s) in stmts.iter().enumerate() {
+            assert_eq!(t.get(s), Some(i + 10));
+        }
+        let other = Stmt::new(StmtKind::Hangup, Span::default());
+        assert_eq!(t.get(&other), None);
+        // Past the lines it was sized for: the map.
+        let mut far = Stmt::new(StmtKind::Hangup, Span::default());
+        far.span.line = 1000;
+        t.insert(&far, 7);
+        assert_eq!(t.get(&far), Some(7));
     }
 
     #[test]

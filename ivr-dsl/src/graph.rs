@@ -137,7 +137,7 @@ pub fn graph(script: &Script, fmt: GraphFormat, lang: Lang) -> String {
                     NodeKind::Wait(s) => {
                         // The wait of a drawn input state: its edges leave from the state
                         // itself; reaching it again (repeat) is an edge back to the state.
-                        let entry = cfg.stmt_node.get(&(s as *const Stmt as usize)).copied();
+                        let entry = cfg.node_of(s);
                         if entry == Some(from) && lbl.is_empty() {
                             if expanded.insert(n) {
                                 for e2 in cfg.edges(n) {

@@ -248,8 +248,8 @@ impl<'a> Checker<'a> {
     fn dead(&mut self, cfg: &Cfg, reached: &[bool], stmts: &[Stmt]) {
         let mut prev = true;
         for s in stmts {
-            match cfg.stmt_node.get(&(s as *const Stmt as usize)) {
-                Some(&n) => {
+            match cfg.node_of(s) {
+                Some(n) => {
                     let r = reached[n];
                     if !r && prev {
                         self.push(
