@@ -51,6 +51,11 @@ pub fn fold_keyword_in<'b>(word: &'b str, buf: &'b mut String) -> &'b str {
 }
 
 fn fold_into(word: &str, out: &mut String) {
+    let start = out.len();
+    if fold_plain_arabic(word, out) {
+        return;
+    }
+    out.truncate(start);
     let mut push = |c: char| {
         if c == TATWEEL || is_haraka(c) {
             return;
@@ -76,6 +81,26 @@ fn fold_into(word: &str, out: &mut String) {
     } else {
         word.nfkc().for_each(&mut push);
     }
+}
+
+/// [`fold_keyword`] for a word of ASCII and the Arabic letters, digits and marks whose NFKC
+/// form is themselves (U+0621–U+0670, and U+0671 alef wasla): folded character by character
+/// without the normalization tables. Returns false, having written part of the word, at any
+/// other character.
+fn fold_plain_arabic(word: &str, out: &mut String) -> bool {
+    for c in word.chars() {
+        match c {
+            'A'..='Z' => out.push(c.to_ascii_lowercase()),
+            c if c.is_ascii() => out.push(c),
+            'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+            'ى' => out.push('ي'),
+            'ة' => out.push('ه'),
+            TATWEEL | '\u{064B}'..='\u{065F}' | '\u{0670}' => {}
+            '\u{0621}'..='\u{064A}' | '\u{0660}'..='\u{0669}' => out.push(c),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The identity of a name: NFKC with tatweel and harakat dropped. Two names are the same name
@@ -196,6 +221,34 @@ pub fn suggestions<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Folding by way of NFKC and the map, for every word.
+    fn fold_by_nfkc(word: &str) -> String {
+        word.nfkc()
+            .filter(|&c| c != TATWEEL && !is_haraka(c))
+            .map(|c| match c {
+                'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
+                'ى' | 'ی' => 'ي',
+                'ة' => 'ه',
+                'ک' => 'ك',
+                c => c,
+            })
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+
+    #[test]
+    fn the_plain_arabic_path_folds_like_nfkc() {
+        let chars: Vec<char> = ('\u{20}'..='\u{7E}')
+            .chain('\u{0600}'..='\u{06FF}')
+            .collect();
+        for &a in &chars {
+            for b in ['ب', 'A', '\u{0651}', a] {
+                let word: String = [a, b, a].iter().collect();
+                assert_eq!(fold_keyword(&word), fold_by_nfkc(&word), "{word:?}");
+            }
+        }
+    }
 
     #[test]
     fn hamza_forms_fold_to_one_keyword() {
