@@ -11,6 +11,17 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 /// Variables every call starts with.
 pub const BUILTIN_VARS: &[&str] = &["caller", "called", "المتصل", "المطلوب"];
 
+/// The identities of [`BUILTIN_VARS`], worked out once.
+fn builtin_keys() -> &'static [crate::ast::Name] {
+    static KEYS: std::sync::OnceLock<Vec<crate::ast::Name>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        BUILTIN_VARS
+            .iter()
+            .map(|b| crate::fold::name_key(b))
+            .collect()
+    })
+}
+
 fn uses<'a>(kind: &NodeKind<'a>, out: &mut Vec<&'a Ident>) {
     let NodeKind::Stmt(s) = kind else { return };
     let expr = |e: &'a Expr, out: &mut Vec<&'a Ident>| e.vars(out);
@@ -144,10 +155,7 @@ impl<'a> Facts<'a> {
         if id == next {
             self.first_def.push(None);
             self.def_nodes.push(Vec::new());
-            let builtin = BUILTIN_VARS
-                .iter()
-                .any(|b| crate::fold::name_key(b) == v.key);
-            self.builtin.push(builtin);
+            self.builtin.push(builtin_keys().contains(&v.key));
         }
         id
     }
