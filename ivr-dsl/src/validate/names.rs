@@ -81,9 +81,8 @@ impl<'a> Checker<'a> {
             fx.list.push(name);
             fx.params.push(params);
         }
-        let run_targets = self.run_targets(&fx);
-        let entry_key = flows.first().map(|(_, n, _)| n.key.clone());
-        let mut used_hours = BTreeSet::new();
+        let entry_key = flows.first().map(|(_, n, _)| n.key.as_str());
+        let mut seen = Seen::default();
         if self.env.prompts.is_none() {
             self.push(Diagnostic::new(
                 Code::NoCatalog,
@@ -112,11 +111,10 @@ impl<'a> Checker<'a> {
                 }
                 v
             };
-            let is_subflow =
-                run_targets.contains(fname.key.as_str()) && entry_key.as_ref() != Some(&fname.key);
+            let flow = Some(fname.key.as_str());
             walk(&fstmt.body, &mut |s| {
                 has_transfer |= matches!(s.kind, StmtKind::Transfer { .. });
-                self.statement(s, &langs, &steps, &fx, &hours, &mut used_hours, is_subflow);
+                self.statement(s, &langs, &steps, &fx, &hours, &mut seen, flow);
             });
         }
         if self.env.destinations.is_none() && has_transfer {
@@ -131,12 +129,21 @@ impl<'a> Checker<'a> {
         }
         if let Some(d) = defaults {
             walk(&d.body, &mut |s| {
-                self.statement(s, &langs, &[], &fx, &hours, &mut used_hours, false);
+                self.statement(s, &langs, &[], &fx, &hours, &mut seen, None);
             });
             self.handler_counts(&d.body, None);
         }
+        // `return` belongs in a flow that some `run` calls (and that is not the entry flow);
+        // the runs are all known only now.
+        for &(flow, span) in &seen.returns {
+            let subflow =
+                flow.is_some_and(|f| seen.run_targets.contains(f) && entry_key != Some(f));
+            if !subflow {
+                self.push(Diagnostic::new(Code::ReturnOutsideSubflow, span));
+            }
+        }
         for h in hours {
-            if !used_hours.contains(h.key.as_str()) {
+            if !seen.used_hours.contains(h.key.as_str()) {
                 self.push(Diagnostic::new(Code::UnusedHours, h.span).arg("name", h.text.clone()));
             }
         }
@@ -157,18 +164,6 @@ impl<'a> Checker<'a> {
                     .arg("first", format!("{}:{}", first.span.line, first.span.col)),
             );
         }
-    }
-
-    fn run_targets(&self, fx: &FlowIndex) -> BTreeSet<&'a str> {
-        let mut out = BTreeSet::new();
-        walk(&self.script.stmts, &mut |s| {
-            if let StmtKind::Run(run) = &s.kind
-                && fx.by_key.contains_key(run.flow.key.as_str())
-            {
-                out.insert(run.flow.key.as_str());
-            }
-        });
-        out
     }
 
     fn hours_lines(&mut self, h: &Stmt) {
@@ -214,13 +209,13 @@ impl<'a> Checker<'a> {
     #[allow(clippy::too_many_arguments)]
     fn statement(
         &mut self,
-        s: &Stmt,
+        s: &'a Stmt,
         langs: &[Lang],
         steps: &[&Ident],
         fx: &FlowIndex,
         hours: &[&'a Ident],
-        used_hours: &mut BTreeSet<&'a str>,
-        is_subflow: bool,
+        seen: &mut Seen<'a>,
+        flow: Option<&'a str>,
     ) {
         let lang_ok = |this: &mut Self, l: Lang, span: Span| {
             if !langs.contains(&l) {
@@ -281,6 +276,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Some(&i) => {
+                    seen.run_targets.insert(run.flow.key.as_str());
                     let want: BTreeSet<&str> =
                         fx.params[i].iter().map(|p| p.key.as_str()).collect();
                     let got: BTreeSet<&str> = run.args.iter().map(|a| a.key.as_str()).collect();
@@ -295,8 +291,9 @@ impl<'a> Checker<'a> {
                     }
                 }
             },
-            StmtKind::Return(_) if !is_subflow => {
-                self.push(Diagnostic::new(Code::ReturnOutsideSubflow, s.kw_span));
+            StmtKind::Return(e) => {
+                seen.returns.push((flow, s.kw_span));
+                exprs = e.as_ref();
             }
             StmtKind::Submit { op, args, .. } | StmtKind::Lookup { op, args, .. } => {
                 let want = if matches!(s.kind, StmtKind::Submit { .. }) {
@@ -424,7 +421,7 @@ impl<'a> Checker<'a> {
             }
             StmtKind::AfterAttempts(n) => self.range("@what-attempts", n.span, n.value, 1, 10, ""),
             StmtKind::Set { value, .. } => exprs = Some(value),
-            StmtKind::If(e) | StmtKind::ElseIf(e) | StmtKind::Return(Some(e)) => exprs = Some(e),
+            StmtKind::If(e) | StmtKind::ElseIf(e) => exprs = Some(e),
             _ => {}
         }
         if let Some(e) = exprs {
@@ -433,7 +430,7 @@ impl<'a> Checker<'a> {
             for h in hs {
                 match resolve(h, hours, Code::UnknownHours) {
                     Ok(found) => {
-                        used_hours.insert(found.key.as_str());
+                        seen.used_hours.insert(found.key.as_str());
                     }
                     Err(d) => self.push(d),
                 }
@@ -521,6 +518,17 @@ fn counted_handlers(body: &[Stmt]) -> Vec<(Event, u64)> {
             _ => None,
         })
         .collect()
+}
+
+/// What the walk over the statements gathers for checks that need all of it.
+#[derive(Default)]
+struct Seen<'a> {
+    /// Business hours that something tests.
+    used_hours: BTreeSet<&'a str>,
+    /// Flows that some `run` calls.
+    run_targets: BTreeSet<&'a str>,
+    /// Each `return`, with the flow it is in (`None`: a `defaults` handler).
+    returns: Vec<(Option<&'a str>, Span)>,
 }
 
 /// The flows of a script, by name.
