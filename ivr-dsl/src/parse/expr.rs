@@ -7,20 +7,30 @@ use nom::Input;
 
 /// An expression.
 pub fn expr(i: In) -> PResult<Expr> {
-    expr_bp(i, 0)
+    // No operator binds looser than precedence 0, so none is left over.
+    let (r, (e, _)) = expr_bp(i, 0)?;
+    Ok((r, e))
 }
 
-fn expr_bp(i: In, min: u8) -> PResult<Expr> {
+/// An operator read after an operand but not taken (it binds looser than the operand's
+/// context): where it ends, and which it is. The caller takes it from here rather than read it
+/// again.
+type Pending<'a> = Option<(In<'a>, BinOp)>;
+
+/// Precedence climbing: operands joined by operators binding at least as tight as `min`.
+fn expr_bp(i: In, min: u8) -> PResult<(Expr, Pending)> {
     let (mut i, mut lhs) = unary(i)?;
-    while let Some((r, op)) = binop(i) {
+    let mut next = binop(i);
+    while let Some((r, op)) = next {
         if op.precedence() < min {
-            break;
+            return Ok((i, (lhs, Some((r, op)))));
         }
-        let (r, rhs) = expr_bp(r, op.precedence() + 1)?;
+        let (r, (rhs, pending)) = expr_bp(r, op.precedence() + 1)?;
         lhs = Expr::Binary(op, Box::new([lhs, rhs]));
         i = r;
+        next = pending;
     }
-    Ok((i, lhs))
+    Ok((i, (lhs, None)))
 }
 
 fn binop(i: In) -> Option<(In, BinOp)> {
@@ -91,13 +101,17 @@ fn unary(i: In) -> PResult<Expr> {
     if !starts_keyword(&w) {
         return Ok((r, Expr::Var(ident_word(&w))));
     }
-    if let (r, Some(_)) = opt_kw(Kw::Not)(i)? {
-        let (r, e) = unary(r)?;
-        return Ok((r, Expr::Not(Box::new(e))));
-    }
-    if let (r, Some(_)) = opt_kw(Kw::WithinHours)(i)? {
-        let (r, name) = ident(r)?;
-        return Ok((r, Expr::WithinHours(name)));
+    let mark = i.extra.kw_langs.borrow().len();
+    match any_kw(i) {
+        Ok((r, (Kw::Not, _, _))) => {
+            let (r, e) = unary(r)?;
+            return Ok((r, Expr::Not(Box::new(e))));
+        }
+        Ok((r, (Kw::WithinHours, _, _))) => {
+            let (r, name) = ident(r)?;
+            return Ok((r, Expr::WithinHours(name)));
+        }
+        _ => i.extra.kw_langs.borrow_mut().truncate(mark),
     }
     // A keyword where a value belongs: `ident` reports it.
     match ident(i) {

@@ -281,6 +281,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_keyword_is_counted_once() {
+        // `and` and `or` are read where precedence climbing stops; they still count once.
+        let text = "languages en\nflow main\n    if a = 1 and b = 2 or c = 3\n        hangup\n    hangup\n";
+        let (src, _) = crate::sanitize::sanitize(text.as_bytes());
+        let (_, counts) = parse_source_with(&src, &mut Vec::new(), 1);
+        // languages, en, flow, if, and, or, hangup, hangup
+        assert_eq!((counts.en, counts.ar), (8, 0));
+    }
+
+    #[test]
     fn threads_do_not_change_the_result() {
         let hotline = include_str!("../../../flows/complaint_940.flow");
         let mut text = String::new();
