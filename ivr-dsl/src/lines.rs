@@ -29,48 +29,112 @@ pub struct Line {
     pub kind: LineKind,
 }
 
-/// Splits the source into lines and works out each code line's block depth.
-pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
-    let mut out = Vec::with_capacity(src.line_count());
-    let mut step = 0usize;
-    let mut prev_level: Option<usize> = None;
-    for index in 0..src.line_count() {
-        let (ls, le) = src.line_range(index);
-        let raw = &src.text[ls..le];
-        // Leading spaces by byte; the character loop below takes over at anything else that
-        // could be blank (a tab, a mark, a reported character).
-        let spaces = raw.bytes().take_while(|&b| b == b' ').count();
-        let mut width = spaces;
-        let mut content = raw.len();
-        let mut tab_at = None;
-        for (off, c) in raw[spaces..].char_indices().map(|(o, c)| (o + spaces, c)) {
-            match c {
-                ' ' => width += 1,
-                '\t' => {
-                    tab_at.get_or_insert(off);
-                    width += 4;
-                }
-                c if is_blank(c) => {}
-                _ => {
-                    content = off;
-                    break;
-                }
+/// One line measured: where it starts, its indentation and content, and what it holds.
+struct Measured {
+    /// Byte offset of the line.
+    start: usize,
+    /// Indentation width (a tab counts 4).
+    width: usize,
+    /// Offset of the content within the line.
+    content: usize,
+    /// Offset of the first tab in the indentation.
+    tab_at: Option<usize>,
+    /// Offset of the end of the content (trailing blanks excluded).
+    end: usize,
+    kind: LineKind,
+}
+
+fn measure(src: &Source, index: usize) -> Measured {
+    let (ls, le) = src.line_range(index);
+    let raw = &src.text[ls..le];
+    // Leading spaces by byte; the character loop below takes over at anything else that could
+    // be blank (a tab, a mark, a reported character).
+    let spaces = raw.bytes().take_while(|&b| b == b' ').count();
+    let mut width = spaces;
+    let mut content = raw.len();
+    let mut tab_at = None;
+    for (off, c) in raw[spaces..].char_indices().map(|(o, c)| (o + spaces, c)) {
+        match c {
+            ' ' => width += 1,
+            '\t' => {
+                tab_at.get_or_insert(off);
+                width += 4;
+            }
+            c if is_blank(c) => {}
+            _ => {
+                content = off;
+                break;
             }
         }
-        let trimmed_end = match raw.as_bytes().last() {
-            // Most lines end in a printable character: nothing to trim.
-            Some(b) if b.is_ascii_graphic() => raw.len(),
-            _ => raw.trim_end_matches(is_blank).len(),
-        }
-        .max(content);
-        let body = &raw[content..trimmed_end];
-        let kind = if body.is_empty() {
-            LineKind::Blank
-        } else if body.starts_with("--") {
-            LineKind::Comment
-        } else {
-            LineKind::Code
-        };
+    }
+    let end = match raw.as_bytes().last() {
+        // Most lines end in a printable character: nothing to trim.
+        Some(b) if b.is_ascii_graphic() => raw.len(),
+        _ => raw.trim_end_matches(is_blank).len(),
+    }
+    .max(content);
+    let body = &raw[content..end];
+    let kind = if body.is_empty() {
+        LineKind::Blank
+    } else if body.starts_with("--") {
+        LineKind::Comment
+    } else {
+        LineKind::Code
+    };
+    Measured {
+        start: ls,
+        width,
+        content,
+        tab_at,
+        end,
+        kind,
+    }
+}
+
+/// The indentation step of a script: the width of its first indented code line (0 if none).
+pub fn indent_step(src: &Source) -> usize {
+    (0..src.line_count())
+        .map(|i| measure(src, i))
+        .find(|m| m.kind == LineKind::Code && m.width > 0)
+        .map_or(0, |m| m.width)
+}
+
+/// Whether 0-based line `index` is code with no indentation (a top-level statement).
+pub fn is_top_level(src: &Source, index: usize) -> bool {
+    let m = measure(src, index);
+    m.kind == LineKind::Code && m.width == 0
+}
+
+/// Whether 0-based line `index` holds a statement.
+pub fn is_code(src: &Source, index: usize) -> bool {
+    measure(src, index).kind == LineKind::Code
+}
+
+/// Splits the source into lines and works out each code line's block depth.
+pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
+    split_range(src, 0..src.line_count(), indent_step(src), diags)
+}
+
+/// [`split_lines`] for the lines `range` of a script whose indentation step is `step` (see
+/// [`indent_step`]). A range that starts at a top-level statement, or at the comments and blank
+/// lines before one, gets the lines the whole script would.
+pub fn split_range(
+    src: &Source,
+    range: std::ops::Range<usize>,
+    step: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Line> {
+    let mut out = Vec::with_capacity(range.len());
+    let mut prev_level: Option<usize> = None;
+    for index in range {
+        let Measured {
+            start: ls,
+            width,
+            content,
+            tab_at,
+            end: trimmed_end,
+            kind,
+        } = measure(src, index);
         let mut level = 0;
         if kind == LineKind::Code {
             if let Some(off) = tab_at {
@@ -79,10 +143,7 @@ pub fn split_lines(src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Line> {
                     src.span(ls + off, ls + off + 1),
                 ));
             }
-            if step == 0 && width > 0 {
-                step = width;
-            }
-            level = if width == 0 {
+            level = if width == 0 || step == 0 {
                 0
             } else if !width.is_multiple_of(step) {
                 diags.push(

@@ -7,7 +7,7 @@ pub mod stmt;
 use crate::ast::{Comment, Script, Stmt, StmtKind};
 use crate::diag::{Code, Diagnostic};
 use crate::keywords::Lang;
-use crate::lines::{Line, LineKind, split_lines};
+use crate::lines::{Line, LineKind, split_range};
 use crate::sanitize::Source;
 use lex::{Ctx, In, found, span_of};
 use nom::Input;
@@ -203,43 +203,51 @@ pub fn parse_source(src: &Source, diags: &mut Vec<Diagnostic>) -> (Script, crate
     parse_source_with(src, diags, parts)
 }
 
-/// Where to cut `lines` into about `parts` runs of similar size, each starting at a top-level
-/// statement together with the comments and blank lines just before it.
-fn cuts(lines: &[Line], parts: usize) -> Vec<usize> {
+/// Where to cut the script's lines into about `parts` runs of similar size, each starting at
+/// a top-level statement together with the comments and blank lines just before it.
+fn cuts(src: &Source, parts: usize) -> Vec<usize> {
+    let n = src.line_count();
     let mut cuts = vec![0];
     for k in 1..parts {
-        let mut at = (lines.len() * k / parts).max(*cuts.last().unwrap_or(&0));
-        while at < lines.len() && !(lines[at].kind == LineKind::Code && lines[at].level == 0) {
+        let mut at = (n * k / parts).max(*cuts.last().unwrap_or(&0));
+        while at < n && !crate::lines::is_top_level(src, at) {
             at += 1;
         }
-        while at > 0 && lines[at - 1].kind != LineKind::Code {
+        while at > 0 && !crate::lines::is_code(src, at - 1) {
             at -= 1;
         }
-        if at > *cuts.last().unwrap_or(&0) && at < lines.len() {
+        if at > *cuts.last().unwrap_or(&0) && at < n {
             cuts.push(at);
         }
     }
-    cuts.push(lines.len());
+    cuts.push(n);
     cuts
 }
 
-/// [`parse_source`] with the lines cut into about `parts` runs, parsed in parallel (1: all on
-/// this thread).
+/// [`parse_source`] with the lines cut into about `parts` runs, each split into lines and
+/// parsed in parallel (1: all on this thread).
 pub fn parse_source_with(
     src: &Source,
     diags: &mut Vec<Diagnostic>,
     parts: usize,
 ) -> (Script, crate::KeywordCounts) {
-    let lines = split_lines(src, diags);
-    let cuts = cuts(&lines, parts.max(1));
-    let runs: Vec<&[Line]> = cuts.windows(2).map(|w| &lines[w[0]..w[1]]).collect();
-    let parts: Vec<Part> = if runs.len() <= 1 {
-        vec![parse_part(src, &lines)]
+    let step = crate::lines::indent_step(src);
+    let cuts = cuts(src, parts.max(1));
+    let run = |r: std::ops::Range<usize>| {
+        let mut line_diags = Vec::new();
+        let lines = split_range(src, r, step, &mut line_diags);
+        let mut part = parse_part(src, &lines);
+        line_diags.append(&mut part.diags);
+        part.diags = line_diags;
+        part
+    };
+    let parts: Vec<Part> = if cuts.len() <= 2 {
+        vec![run(0..src.line_count())]
     } else {
         // Rayon's pool: its threads stay on their cores between scripts, where a freshly
         // spawned thread can wait milliseconds to be moved to an idle core.
         use rayon::prelude::*;
-        runs.par_iter().map(|run| parse_part(src, run)).collect()
+        cuts.par_windows(2).map(|w| run(w[0]..w[1])).collect()
     };
     let mut counts = crate::KeywordCounts::default();
     let mut script = Script {
