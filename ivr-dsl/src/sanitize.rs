@@ -115,24 +115,15 @@ impl Source {
 /// Turns bytes into a [`Source`], reporting invalid UTF-8 and forbidden characters.
 pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut bad_utf8 = Vec::new();
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => {
-            let mut text = String::with_capacity(bytes.len());
-            for chunk in bytes.utf8_chunks() {
-                text.push_str(chunk.valid());
-                if !chunk.invalid().is_empty() {
-                    bad_utf8.push(text.len());
-                    text.push('\u{FFFD}');
-                }
-            }
-            text
+    let (text, bad_utf8, line_starts, found) = match read_halves(bytes) {
+        Some(read) => read,
+        None => {
+            let (text, bad_utf8) = lossy(bytes);
+            let line_starts = line_starts(&text, 0);
+            let found = scan(&text);
+            (text, bad_utf8, line_starts, found)
         }
     };
-    let mut line_starts = Vec::with_capacity(text.len() / 24 + 1);
-    line_starts.push(0);
-    line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
     let mut src = Source {
         tainted: vec![false; line_starts.len()],
         line_starts,
@@ -144,7 +135,6 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
         src.tainted[line] = true;
         diags.push(Diagnostic::new(Code::InvalidUtf8, src.span(off, off + 3)));
     }
-    let found = scan_parallel(&src.text);
     for (off, c, code) in found {
         let line = src.line_of(off);
         src.tainted[line] = true;
@@ -158,21 +148,64 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
     (src, diags)
 }
 
-/// Texts at least this long are scanned in two halves at once.
+/// What reading a script's bytes finds: its text, where invalid UTF-8 was replaced, where its
+/// lines start, and the characters to report.
+type Read = (String, Vec<usize>, Vec<usize>, Vec<(usize, char, Code)>);
+
+/// The text with invalid UTF-8 replaced by U+FFFD, and where each replacement is.
+fn lossy(bytes: &[u8]) -> (String, Vec<usize>) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return (text.to_owned(), Vec::new());
+    }
+    let mut bad_utf8 = Vec::new();
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            bad_utf8.push(text.len());
+            text.push('\u{FFFD}');
+        }
+    }
+    (text, bad_utf8)
+}
+
+/// Where the lines of `text` start, counted from `base`; the first line's start only when
+/// `base` is 0.
+fn line_starts(text: &str, base: usize) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(text.len() / 24 + 1);
+    if base == 0 {
+        starts.push(0);
+    }
+    starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| base + i + 1));
+    starts
+}
+
+/// Texts at least this long are read in two halves at once.
 const PARALLEL_BYTES: usize = 256 * 1024;
 
-/// [`scan`], in two halves on rayon's pool for a long text. The halves meet just after a line
-/// break, where a line starts afresh, so the findings are the same as in one pass.
-fn scan_parallel(text: &str) -> Vec<(usize, char, Code)> {
-    let half = text.len() / 2;
-    let cut = match memchr::memchr(b'\n', text.as_bytes().get(half..).unwrap_or_default()) {
-        Some(i) if text.len() >= PARALLEL_BYTES => half + i + 1,
-        _ => return scan(text),
-    };
-    let (first, second) = text.split_at(cut);
-    let (mut a, b) = rayon::join(|| scan(first), || scan(second));
-    a.extend(b.into_iter().map(|(off, c, code)| (off + cut, c, code)));
-    a
+/// A long script read in two halves on rayon's pool: each half checked as UTF-8, its line
+/// starts found and its characters scanned. The halves meet just after a line break, where a
+/// line starts afresh, so the findings are those of one pass. `None` for a short script or one
+/// with invalid UTF-8 (read in one pass).
+fn read_halves(bytes: &[u8]) -> Option<Read> {
+    if bytes.len() < PARALLEL_BYTES {
+        return None;
+    }
+    let half = bytes.len() / 2;
+    let cut = half + memchr::memchr(b'\n', bytes.get(half..)?)? + 1;
+    let (first, second) = bytes.split_at(cut);
+    fn read(part: &[u8], base: usize) -> Option<(&str, Vec<usize>, Vec<(usize, char, Code)>)> {
+        let text = std::str::from_utf8(part).ok()?;
+        Some((text, line_starts(text, base), scan(text)))
+    }
+    let (a, b) = rayon::join(|| read(first, 0), || read(second, cut));
+    let ((ta, mut la, mut fa), (tb, lb, fb)) = (a?, b?);
+    let mut text = String::with_capacity(bytes.len());
+    text.push_str(ta);
+    text.push_str(tb);
+    la.extend(lb);
+    fa.extend(fb.into_iter().map(|(off, c, code)| (off + cut, c, code)));
+    Some((text, Vec::new(), la, fa))
 }
 
 /// Finds forbidden characters and marks inside tokens. Bytes are read directly where a script
@@ -293,6 +326,23 @@ mod tests {
             got,
             vec![(Code::ForbiddenChar, 1, 5), (Code::ForbiddenChar, 2, 2)]
         );
+    }
+
+    #[test]
+    fn halves_read_like_one_pass() {
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(match (i % 97, i % 89) {
+                (0, _) => "say a\u{202E}b\n",
+                (_, 0) => "\tgoto ma\u{200E}in\n",
+                _ => "    say welcome مرحبا\u{061C}\n",
+            });
+        }
+        assert!(text.len() >= PARALLEL_BYTES);
+        let halves = read_halves(text.as_bytes()).expect("long, valid UTF-8");
+        let one = (text.clone(), Vec::new(), line_starts(&text, 0), scan(&text));
+        assert!(!one.3.is_empty());
+        assert_eq!(halves, one);
     }
 
     #[test]
