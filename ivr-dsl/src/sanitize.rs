@@ -148,9 +148,12 @@ pub fn sanitize(bytes: &[u8]) -> (Source, Vec<Diagnostic>) {
     (src, diags)
 }
 
+/// A character to report: where, which, and why.
+type Found = (usize, char, Code);
+
 /// What reading a script's bytes finds: its text, where invalid UTF-8 was replaced, where its
 /// lines start, and the characters to report.
-type Read = (String, Vec<usize>, Vec<usize>, Vec<(usize, char, Code)>);
+type Read = (String, Vec<usize>, Vec<usize>, Vec<Found>);
 
 /// The text with invalid UTF-8 replaced by U+FFFD, and where each replacement is.
 fn lossy(bytes: &[u8]) -> (String, Vec<usize>) {
@@ -194,7 +197,7 @@ fn read_halves(bytes: &[u8]) -> Option<Read> {
     let half = bytes.len() / 2;
     let cut = half + memchr::memchr(b'\n', bytes.get(half..)?)? + 1;
     let (first, second) = bytes.split_at(cut);
-    fn read(part: &[u8], base: usize) -> Option<(&str, Vec<usize>, Vec<(usize, char, Code)>)> {
+    fn read(part: &[u8], base: usize) -> Option<(&str, Vec<usize>, Vec<Found>)> {
         let text = std::str::from_utf8(part).ok()?;
         Some((text, line_starts(text, base), scan(text)))
     }
