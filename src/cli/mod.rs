@@ -17,7 +17,7 @@ mod tickets;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ivr::dsl::Lang;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -110,7 +110,7 @@ pub fn run() -> ExitCode {
 
 /// Reads a script or reports why not (exit 2), refusing one over
 /// [`ivr::project::MAX_SCRIPT_BYTES`].
-pub fn read(path: &PathBuf) -> Result<Vec<u8>, ExitCode> {
+pub fn read(path: &Path) -> Result<Vec<u8>, ExitCode> {
     ivr::project::read_script(path).map_err(|e| {
         eprintln!("ivr: cannot read {}: {e}", path.display());
         ExitCode::from(2)
