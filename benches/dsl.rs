@@ -35,6 +35,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| ivr_dsl::parse(std::hint::black_box(script.as_bytes())))
     });
     g.finish();
+
+    // The shipped hotline script: the size operators actually write.
+    let hotline = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/complaint_940.flow"),
+    )
+    .expect("flows/complaint_940.flow is part of the repository");
+    let mut g = c.benchmark_group("dsl-hotline");
+    g.throughput(Throughput::Bytes(hotline.len() as u64));
+    g.bench_function("check complaint_940.flow", |b| {
+        b.iter(|| ivr_dsl::check(std::hint::black_box(&hotline), &env))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
