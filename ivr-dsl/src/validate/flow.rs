@@ -81,8 +81,9 @@ pub(super) struct Facts<'a> {
     /// Per node: variables assigned there (flat, indexed by `def_at`).
     defs: Vec<u32>,
     def_at: Vec<u32>,
-    /// Per variable: nodes that assign it.
-    def_nodes: Vec<Vec<NodeId>>,
+    /// Per variable: nodes that assign it (flat, indexed by `def_nodes_at`).
+    def_nodes: Vec<NodeId>,
+    def_nodes_at: Vec<u32>,
     /// Every read: node, the name as written, its variable.
     reads: Vec<(NodeId, &'a Ident, u32)>,
     /// Predecessors (flat, indexed by `pred_at`), without `run` call edges.
@@ -100,6 +101,7 @@ impl<'a> Facts<'a> {
             defs: Vec::new(),
             def_at: Vec::with_capacity(n + 1),
             def_nodes: Vec::new(),
+            def_nodes_at: Vec::new(),
             reads: Vec::new(),
             preds: Vec::new(),
             pred_at: Vec::with_capacity(n + 1),
@@ -115,7 +117,6 @@ impl<'a> Facts<'a> {
                 if first.is_none_or(|x| d.span.start < x.span.start) {
                     *first = Some(d);
                 }
-                f.def_nodes[id as usize].push(node);
                 f.defs.push(id);
             }
             uses(&cfg.nodes[node].kind, &mut tmp);
@@ -125,6 +126,25 @@ impl<'a> Facts<'a> {
             }
         }
         f.def_at.push(f.defs.len() as u32);
+        // Variable → assigning nodes, inverted from node → variables (nodes stay in order).
+        let vars = f.first_def.len();
+        let mut at = vec![0u32; vars + 1];
+        for &id in &f.defs {
+            at[id as usize + 1] += 1;
+        }
+        for v in 0..vars {
+            at[v + 1] += at[v];
+        }
+        let mut fill = at.clone();
+        f.def_nodes = vec![0; f.defs.len()];
+        for node in 0..n {
+            for i in f.def_at[node]..f.def_at[node + 1] {
+                let id = f.defs[i as usize] as usize;
+                f.def_nodes[fill[id] as usize] = node;
+                fill[id] += 1;
+            }
+        }
+        f.def_nodes_at = at;
         let mut count = vec![0u32; n + 1];
         for i in 0..n {
             for e in cfg.edges(i).iter().filter(|e| e.label != Label::Call) {
@@ -154,7 +174,6 @@ impl<'a> Facts<'a> {
         let id = *self.ids.entry(v.key.as_str()).or_insert(next);
         if id == next {
             self.first_def.push(None);
-            self.def_nodes.push(Vec::new());
             self.builtin.push(builtin_keys().contains(&v.key));
         }
         id
@@ -163,6 +182,11 @@ impl<'a> Facts<'a> {
     /// Whether variable `id` is assigned anywhere.
     fn assigned(&self, id: u32) -> bool {
         self.first_def[id as usize].is_some()
+    }
+
+    fn def_nodes_of(&self, id: u32) -> &[NodeId] {
+        let id = id as usize;
+        &self.def_nodes[self.def_nodes_at[id] as usize..self.def_nodes_at[id + 1] as usize]
     }
 
     fn defs_of(&self, node: NodeId) -> &[u32] {
@@ -402,7 +426,7 @@ impl<'a> Checker<'a> {
                 )
             } else {
                 generation += 1;
-                for &d in &facts.def_nodes[id as usize] {
+                for &d in facts.def_nodes_of(id) {
                     is_def[d] = generation;
                 }
                 stack.clear();
