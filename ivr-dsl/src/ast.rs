@@ -516,3 +516,17 @@ impl Expr {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree is moved while it is built and read by every check; its size is part of the
+    /// front end's speed (docs/PERFORMANCE.md). A variant that grows past this should be boxed.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_statement_stays_at_224_bytes() {
+        assert_eq!(std::mem::size_of::<Stmt>(), 224);
+        assert_eq!(std::mem::size_of::<Span>(), 16);
+    }
+}

@@ -459,10 +459,10 @@ impl<'a> Builder<'a> {
                 }
                 n
             }
-            StmtKind::Run(b_run) => {
+            StmtKind::Run(run) => {
                 let crate::ast::Run {
                     flow: target, into, ..
-                } = &**b_run;
+                } = &**run;
                 let n = self.stmt_node(s, flow);
                 let after = match into {
                     Some(v) => self.assign(v, cont, flow),

@@ -227,14 +227,14 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
             p(k(Kw::Press));
             p(&key(key_, lang));
         }
-        StmtKind::Collect(b_collect) => {
+        StmtKind::Collect(c) => {
             let crate::ast::Collect {
                 var,
                 min,
                 max,
                 until,
                 timeout,
-            } = &**b_collect;
+            } = &**c;
             p(k(Kw::Collect));
             p(&var.text);
             p(k(Kw::Digits));
@@ -252,14 +252,14 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
                 p(&dur(t, lang));
             }
         }
-        StmtKind::Record(b_record) => {
+        StmtKind::Record(rec) => {
             let crate::ast::Record {
                 var,
                 beep,
                 max,
                 silence,
                 until,
-            } = &**b_record;
+            } = &**rec;
             p(k(Kw::Record));
             p(&var.text);
             if *beep {
@@ -304,8 +304,8 @@ pub fn head(s: &Stmt, lang: Lang) -> String {
             p(k(Kw::Goto));
             p(&t.text);
         }
-        StmtKind::Run(b_run) => {
-            let crate::ast::Run { flow, args, into } = &**b_run;
+        StmtKind::Run(run) => {
+            let crate::ast::Run { flow, args, into } = &**run;
             p(k(Kw::Run));
             p(&flow.text);
             if !args.is_empty() {

@@ -604,12 +604,12 @@ impl Compiler<'_> {
                 self.emit(Op::Repeat);
             }
             StmtKind::Goto(t) => self.jump_fix(Fix::Step(flow, t.key.to_string())),
-            StmtKind::Run(b_run) => {
+            StmtKind::Run(run) => {
                 let ivr_dsl::ast::Run {
                     flow: f,
                     args,
                     into,
-                } = &**b_run;
+                } = &**run;
                 let target = self.flow_ids.get(f.key.as_str()).copied();
                 match target {
                     Some(t) => {
@@ -831,44 +831,30 @@ impl Compiler<'_> {
             StmtKind::Menu { timeout } => {
                 (InputKind::Menu { options }, timeout.map(|t| t.millis()))
             }
-            StmtKind::Collect(b_collect) => {
-                let ivr_dsl::ast::Collect {
-                    var,
-                    min,
-                    max,
-                    until,
-                    timeout,
-                } = &**b_collect;
-                let min_n = usize::try_from(min.value).unwrap_or(1);
+            StmtKind::Collect(c) => {
+                let min_n = usize::try_from(c.min.value).unwrap_or(1);
                 (
                     InputKind::Collect {
-                        var: self.var(var),
+                        var: self.var(&c.var),
                         min: min_n,
-                        max: max.map_or(min_n, |m| usize::try_from(m.value).unwrap_or(min_n)),
-                        until: until.map(|k| k.key),
+                        max: c
+                            .max
+                            .map_or(min_n, |m| usize::try_from(m.value).unwrap_or(min_n)),
+                        until: c.until.map(|k| k.key),
                     },
-                    timeout.map(|t| t.millis()),
+                    c.timeout.map(|t| t.millis()),
                 )
             }
-            StmtKind::Record(b_record) => {
-                let ivr_dsl::ast::Record {
-                    var,
-                    beep,
-                    max,
-                    silence,
-                    until,
-                } = &**b_record;
-                (
-                    InputKind::Record {
-                        var: self.var(var),
-                        beep: *beep,
-                        max_ms: max.map_or(d.record_max_ms, |m| m.millis()),
-                        silence_ms: silence.map_or(d.record_silence_ms, |m| m.millis()),
-                        until: until.map(|k| k.key),
-                    },
-                    None,
-                )
-            }
+            StmtKind::Record(rec) => (
+                InputKind::Record {
+                    var: self.var(&rec.var),
+                    beep: rec.beep,
+                    max_ms: rec.max.map_or(d.record_max_ms, |m| m.millis()),
+                    silence_ms: rec.silence.map_or(d.record_silence_ms, |m| m.millis()),
+                    until: rec.until.map(|k| k.key),
+                },
+                None,
+            ),
             _ => return,
         };
         self.p.states.push(InputState {

@@ -386,10 +386,10 @@ impl<'a> Checker<'a> {
                 }
                 self.handler_counts(&s.body, self.defaults_body());
             }
-            StmtKind::Collect(b_collect) => {
+            StmtKind::Collect(c) => {
                 let crate::ast::Collect {
                     min, max, timeout, ..
-                } = &**b_collect;
+                } = &**c;
                 self.range("@what-digits", min.span, min.value, 1, 32, "");
                 if let Some(m) = max {
                     self.range("@what-digits", m.span, m.value, 1, 32, "");
@@ -406,8 +406,8 @@ impl<'a> Checker<'a> {
                 }
                 self.handler_counts(&s.body, self.defaults_body());
             }
-            StmtKind::Record(b_record) => {
-                let crate::ast::Record { max, silence, .. } = &**b_record;
+            StmtKind::Record(rec) => {
+                let crate::ast::Record { max, silence, .. } = &**rec;
                 if let Some(m) = max {
                     self.range("@what-record-max", m.span, m.millis(), 1_000, 300_000, "");
                 }
