@@ -122,6 +122,7 @@ pub struct TicketInfo {
 
 /// Why a backend request failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
     /// The store failed.
     #[error("store: {0}")]
@@ -132,6 +133,32 @@ pub enum BackendError {
     /// The backend is unreachable or down.
     #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+impl BackendError {
+    /// The kind of failure a call hears of.
+    pub fn kind(&self) -> crate::flow::FailureKind {
+        use crate::flow::FailureKind;
+        match self {
+            BackendError::Store(_) => FailureKind::Store,
+            BackendError::Invalid(_) => FailureKind::Refused,
+            BackendError::Unavailable(_) => FailureKind::Unavailable,
+        }
+    }
+
+    /// Who is at fault: the backend, or (a request that is not valid) the script that made
+    /// it.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        match self {
+            BackendError::Invalid(_) => crate::vocab::Fault::Api,
+            BackendError::Store(_) | BackendError::Unavailable(_) => crate::vocab::Fault::Backend,
+        }
+    }
+
+    /// As the failure a call's flow is given.
+    pub fn failure(&self) -> crate::flow::Failure {
+        crate::flow::Failure::new(self.kind(), self.to_string())
+    }
 }
 
 /// Where complaints go. Embedders implement it for their own back office.

@@ -5,7 +5,7 @@
 //! "not found" before any lookup reaches the backend.
 
 use super::{BackendError, Complaint, ComplaintBackend, RecordingRef, TicketInfo, ticket};
-use crate::flow::{BackendRequest, BackendResult, Value};
+use crate::flow::{BackendRequest, BackendResult, Failure, FailureKind, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -83,7 +83,7 @@ pub fn keyed_ticket(req: &BackendRequest) -> Option<String> {
 pub fn submitted(r: Result<String, BackendError>) -> BackendResult {
     match r {
         Ok(t) => BackendResult::Ok(Value::Str(t)),
-        Err(e) => BackendResult::Failure(e.to_string()),
+        Err(e) => BackendResult::Failure(e.failure()),
     }
 }
 
@@ -92,7 +92,7 @@ pub fn looked_up(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult {
     match r {
         Ok(Some(info)) => BackendResult::Ok(Value::Str(info.status.as_str().into())),
         Ok(None) => BackendResult::NotFound,
-        Err(e) => BackendResult::Failure(e.to_string()),
+        Err(e) => BackendResult::Failure(e.failure()),
     }
 }
 
@@ -115,7 +115,7 @@ pub fn last_updated(r: Result<Option<TicketInfo>, BackendError>) -> BackendResul
             }
         }
         Ok(None) => BackendResult::NotFound,
-        Err(e) => BackendResult::Failure(e.to_string()),
+        Err(e) => BackendResult::Failure(e.failure()),
     }
 }
 
@@ -127,7 +127,7 @@ pub fn latest_note(r: Result<Option<TicketInfo>, BackendError>) -> BackendResult
             BackendResult::Ok(Value::Str(n))
         }
         Ok(_) => BackendResult::NotFound,
-        Err(e) => BackendResult::Failure(e.to_string()),
+        Err(e) => BackendResult::Failure(e.failure()),
     }
 }
 
@@ -179,7 +179,10 @@ impl Operations {
         }
         match req.op.as_str() {
             "create_complaint" => submitted(self.backend.submit(&complaint(req, ctx)).await),
-            op => BackendResult::Failure(format!("operation {op} is not registered")),
+            op => BackendResult::Failure(Failure::new(
+                FailureKind::NoSuchOperation,
+                format!("operation {op} is not registered"),
+            )),
         }
     }
 }
@@ -304,7 +307,7 @@ mod tests {
         );
         assert!(matches!(
             run(req(OpKind::Submit, "create_complaint", &[])),
-            BackendResult::Failure(m) if m.contains("no category")
+            BackendResult::Failure(m) if m.detail.contains("no category")
         ));
         assert_eq!(
             run(req(OpKind::Lookup, "whoami", &[])),
@@ -312,7 +315,7 @@ mod tests {
         );
         assert!(matches!(
             run(req(OpKind::Lookup, "nope", &[])),
-            BackendResult::Failure(m) if m.contains("not registered")
+            BackendResult::Failure(m) if m.kind == FailureKind::NoSuchOperation
         ));
     }
 

@@ -1,248 +1,17 @@
 //! One call's flow machine: given inputs and the time, it hands back outputs. It reads no
 //! clock, opens nothing and spawns nothing; the runtime and the simulator drive the same code.
 
+use super::FlowConfig;
+use super::messages::{
+    BackendRequest, BackendResult, Event, Fragment, Input, Outcome, Output, RecordingResult,
+};
 use super::program::{InputKind, Op, Pc, Program, PromptLine, SayItem, VarId};
-use super::value::{Recording, Value, eval};
-use super::{CallConfig, Time};
+use super::value::{Value, eval};
+use crate::vocab::{DigitMethod, Key, Time, TransferOutcome};
+use ivr_dsl::Lang;
 use ivr_dsl::ast::ValueStyle;
-use ivr_dsl::{Lang, OpKind};
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// How a key press arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DigitMethod {
-    /// RFC 4733 telephone-event.
-    Rfc4733,
-    /// SIP INFO.
-    Info,
-    /// In-band tones.
-    Inband,
-    /// The simulator.
-    Simulated,
-}
-
-impl DigitMethod {
-    /// `rfc4733`, `info`, `inband` or `simulated` (as in call records).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DigitMethod::Rfc4733 => "rfc4733",
-            DigitMethod::Info => "info",
-            DigitMethod::Inband => "inband",
-            DigitMethod::Simulated => "simulated",
-        }
-    }
-}
-
-/// What a call hears: one piece of a play request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fragment {
-    /// A prompt by id, in a language.
-    Prompt {
-        /// Message id.
-        id: String,
-        /// Language.
-        lang: Lang,
-    },
-    /// A value spoken in a style and language.
-    Value {
-        /// The value's text.
-        text: String,
-        /// How to speak it.
-        style: ValueStyle,
-        /// Language.
-        lang: Lang,
-    },
-    /// A recording.
-    Recording(Recording),
-    /// The beep before a recording.
-    Beep,
-}
-
-/// A backend request the runtime performs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackendRequest {
-    /// Matches the result.
-    pub id: u64,
-    /// Submit or lookup.
-    pub kind: OpKind,
-    /// Operation.
-    pub op: String,
-    /// Fields by name.
-    pub fields: Vec<(String, Value)>,
-}
-
-/// A backend result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackendResult {
-    /// Done; the value goes into the `into` variable.
-    Ok(Value),
-    /// A lookup found nothing.
-    NotFound,
-    /// It failed.
-    Failure(String),
-}
-
-/// How a transfer went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransferOutcome {
-    /// The call was handed over.
-    Success,
-    /// The destination was busy.
-    Busy,
-    /// Nobody answered.
-    NoAnswer,
-    /// Anything else.
-    Failed,
-}
-
-/// How a recording ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordingResult {
-    /// The recording.
-    pub recording: Recording,
-    /// Whether any speech was heard.
-    pub speech: bool,
-}
-
-/// Inputs to the machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// The call was answered.
-    Started {
-        /// Calling number.
-        caller: String,
-        /// Called number.
-        called: String,
-        /// Wall clock at answer.
-        at: jiff::Timestamp,
-    },
-    /// A key.
-    Digit {
-        /// `0`–`9`, `*`, `#`.
-        key: char,
-        /// How it arrived.
-        method: DigitMethod,
-    },
-    /// A play request finished (completely or interrupted).
-    PlayFinished {
-        /// Which.
-        id: u64,
-    },
-    /// A recording finished.
-    RecordingFinished(RecordingResult),
-    /// A backend request finished.
-    Backend {
-        /// Which.
-        id: u64,
-        /// Its result.
-        result: BackendResult,
-    },
-    /// A transfer finished.
-    Transfer(TransferOutcome),
-    /// The caller hung up.
-    CallerHangup,
-}
-
-/// How a call ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The script hung up.
-    Hangup,
-    /// Transferred to a destination.
-    Transfer(String),
-    /// The caller hung up.
-    CallerHangup,
-    /// The maximum call duration passed.
-    MaxDuration,
-    /// The script could not go on.
-    Error(String),
-}
-
-impl Outcome {
-    /// `hangup`, `transfer`, `caller_hangup`, `max_duration`, `error`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Hangup => "hangup",
-            Outcome::Transfer(_) => "transfer",
-            Outcome::CallerHangup => "caller_hangup",
-            Outcome::MaxDuration => "max_duration",
-            Outcome::Error(_) => "error",
-        }
-    }
-}
-
-/// Things that happened, for logs, call records and metrics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A flow was entered.
-    Flow(String),
-    /// A step was entered.
-    Step(String),
-    /// An input state began (source line).
-    Input(u32),
-    /// A key arrived.
-    Digit(char, DigitMethod),
-    /// A key was ignored (prompt not interruptible).
-    DigitIgnored(char),
-    /// No input before the timeout (count so far).
-    Noinput(u64),
-    /// Input that did not match (count so far).
-    Nomatch(u64),
-    /// Input accepted: the key or digits.
-    Matched(String),
-    /// A variable was assigned.
-    Assigned(String, Value),
-    /// The call ended.
-    Ended(Outcome),
-}
-
-/// Outputs of the machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// Play these fragments after whatever is playing.
-    Play {
-        /// Id, reported back in [`Input::PlayFinished`].
-        id: u64,
-        /// What.
-        fragments: Vec<Fragment>,
-        /// Whether a key press may stop it.
-        barge_in: bool,
-    },
-    /// Stop all playback now.
-    StopPlayback,
-    /// Start or stop listening for keys (lets media switch in-band detection on).
-    Listen(bool),
-    /// Record.
-    StartRecording {
-        /// Beep first.
-        beep: bool,
-        /// Maximum length.
-        max_ms: u64,
-        /// Trailing silence that ends it.
-        silence_ms: u64,
-        /// Key that ends it.
-        finish_key: Option<char>,
-    },
-    /// Stop recording.
-    StopRecording,
-    /// Perform a backend request.
-    Backend(BackendRequest),
-    /// Blind-transfer the call.
-    Transfer {
-        /// Configured destination.
-        dest: String,
-        /// Ring timeout.
-        timeout_ms: Option<u64>,
-    },
-    /// The caller's language changed.
-    Language(Lang),
-    /// End the call.
-    Hangup,
-    /// Something happened.
-    Event(Event),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wait {
@@ -286,11 +55,11 @@ const STEP_LIMIT: usize = 100_000;
 /// Keys remembered while no input state is active.
 const TYPEAHEAD: usize = 32;
 
-/// One call.
+/// The script's side of one call.
 #[derive(Clone, Debug)]
-pub struct Call {
+pub struct FlowMachine {
     program: Arc<Program>,
-    config: Arc<CallConfig>,
+    config: Arc<FlowConfig>,
     pc: Pc,
     frames: Vec<Frame>,
     lang: Lang,
@@ -298,19 +67,18 @@ pub struct Call {
     start: Option<(Time, jiff::Timestamp)>,
     playing: Vec<(u64, bool)>,
     next_id: u64,
-    typeahead: VecDeque<(char, DigitMethod)>,
+    typeahead: VecDeque<(Key, DigitMethod)>,
     active: Option<Active>,
     /// Input state that `repeat` returns to.
     current: Option<usize>,
     pending_transfer: Option<(String, Option<u64>)>,
-    max_deadline: Option<Time>,
     out: VecDeque<Output>,
     outcome: Option<Outcome>,
     /// Instructions executed, when coverage is on.
     coverage: Option<Vec<bool>>,
 }
 
-impl Call {
+impl FlowMachine {
     /// Records which instructions run (for `ivr test --coverage`).
     pub fn track_coverage(&mut self) {
         self.coverage = Some(vec![false; self.program.code.len()]);
@@ -322,7 +90,7 @@ impl Call {
     }
 
     /// A new call on a compiled program.
-    pub fn new(program: Arc<Program>, config: Arc<CallConfig>) -> Call {
+    pub fn new(program: Arc<Program>, config: Arc<FlowConfig>) -> FlowMachine {
         let vars = vec![Value::Null; program.vars.len()];
         // The configured language, unless the script does not serve it: then its first one.
         let lang = if program.languages.contains(&config.default_language) {
@@ -334,7 +102,7 @@ impl Call {
                 .copied()
                 .unwrap_or(config.default_language)
         };
-        Call {
+        FlowMachine {
             program,
             config,
             pc: 0,
@@ -348,7 +116,6 @@ impl Call {
             active: None,
             current: None,
             pending_transfer: None,
-            max_deadline: None,
             out: VecDeque::new(),
             outcome: None,
             coverage: None,
@@ -356,6 +123,7 @@ impl Call {
     }
 
     /// The next output, if any.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
@@ -365,16 +133,12 @@ impl Call {
         !self.out.is_empty()
     }
 
-    /// When to call [`Call::handle_timeout`] next.
+    /// When to call [`FlowMachine::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Option<Time> {
         if self.wait == Wait::Ended {
             return None;
         }
-        let t = self.active.as_ref().and_then(|a| a.timer.map(|(t, _)| t));
-        match (t, self.max_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.active.as_ref().and_then(|a| a.timer.map(|(t, _)| t))
     }
 
     /// How the call ended, once it has.
@@ -421,7 +185,7 @@ impl Call {
     }
 
     /// Feeds an input.
-    pub fn handle(&mut self, input: Input, now: Time) {
+    pub fn handle_input(&mut self, input: Input, now: Time) {
         if self.wait == Wait::Ended {
             return;
         }
@@ -431,7 +195,6 @@ impl Call {
                     return;
                 }
                 self.start = Some((now, at));
-                self.max_deadline = Some(now.plus(self.config.max_call_ms));
                 let builtins = self.program.builtins.clone();
                 if let Some(f) = self.frames.first_mut() {
                     for (v, b) in builtins {
@@ -517,6 +280,13 @@ impl Call {
                 }
                 self.end(Outcome::CallerHangup);
             }
+            Input::TimeLimit => {
+                if self.active.as_ref().is_some_and(|a| a.recording) {
+                    self.out.push_back(Output::StopRecording);
+                }
+                self.out.push_back(Output::Hangup);
+                self.end(Outcome::MaxDuration);
+            }
         }
     }
 
@@ -524,13 +294,6 @@ impl Call {
     pub fn handle_timeout(&mut self, now: Time) {
         if self.wait == Wait::Ended {
             return;
-        }
-        if self.max_deadline.is_some_and(|d| now >= d) {
-            if self.active.as_ref().is_some_and(|a| a.recording) {
-                self.out.push_back(Output::StopRecording);
-            }
-            self.out.push_back(Output::Hangup);
-            return self.end(Outcome::MaxDuration);
         }
         let Some(a) = self.active.as_mut() else {
             return;
@@ -892,8 +655,8 @@ impl Call {
         }
     }
 
-    fn digit(&mut self, key: char, method: DigitMethod, now: Time) {
-        if !matches!(key, '0'..='9' | '*' | '#') {
+    fn digit(&mut self, key: Key, method: DigitMethod, now: Time) {
+        if matches!(key, Key::A | Key::B | Key::C | Key::D) {
             return;
         }
         let interruptible = self.playing.iter().all(|(_, b)| *b);
@@ -930,7 +693,7 @@ impl Call {
         match &self.program.states[state].kind {
             InputKind::Menu { options } => match options.iter().find(|(k, _)| *k == key) {
                 Some(&(_, pc)) => {
-                    self.event(Event::Matched(key.to_string()));
+                    self.event(Event::Matched(key.as_char().to_string()));
                     self.out.push_back(Output::Listen(false));
                     self.active = None;
                     self.pc = pc;
@@ -952,10 +715,10 @@ impl Call {
                     }
                     return;
                 }
-                if !key.is_ascii_digit() {
+                if !key.is_digit() {
                     return self.nomatch(now);
                 }
-                a.digits.push(key);
+                a.digits.push(key.as_char());
                 if a.digits.chars().count() >= max {
                     let digits = a.digits.clone();
                     self.collected(digits, now);

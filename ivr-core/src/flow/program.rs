@@ -6,6 +6,7 @@
 //! [`Op::Repeat`], an `after` handler and a `press` body jump to what follows the state.
 
 use ivr_dsl::ast::{BinOp, Event, Expr, Ident, SayWhat, Script, Stmt, StmtKind, ValueStyle};
+use crate::vocab::Key;
 use ivr_dsl::{Lang, OpKind};
 use rustc_hash::FxHashMap;
 
@@ -73,7 +74,7 @@ pub enum InputKind {
     /// One key from the options.
     Menu {
         /// Key → where its option's body starts.
-        options: Vec<(char, Pc)>,
+        options: Vec<(Key, Pc)>,
     },
     /// Digits into a variable.
     Collect {
@@ -84,7 +85,7 @@ pub enum InputKind {
         /// Maximum digits.
         max: usize,
         /// Terminating key.
-        until: Option<char>,
+        until: Option<Key>,
     },
     /// A recording into a variable.
     Record {
@@ -97,7 +98,7 @@ pub enum InputKind {
         /// Trailing silence that ends it.
         silence_ms: u64,
         /// Key that ends it.
-        until: Option<char>,
+        until: Option<Key>,
     },
 }
 
@@ -748,7 +749,11 @@ impl Compiler<'_> {
                     d => d.to_string(),
                 };
                 self.point(format!("press {key}"), c.span.line, flow);
-                options.push((k.key, start));
+                // The checker allows only keypad keys; an unchecked tree's other characters
+                // can never be pressed.
+                if let Some(key) = Key::from_char(k.key) {
+                    options.push((key, start));
+                }
                 self.block(&c.body, flow);
                 ends.push(self.emit(Op::Jump(0)));
             }
@@ -840,7 +845,7 @@ impl Compiler<'_> {
                         max: c
                             .max
                             .map_or(min_n, |m| usize::try_from(m.value).unwrap_or(min_n)),
-                        until: c.until.map(|k| k.key),
+                        until: c.until.and_then(|k| Key::from_char(k.key)),
                     },
                     c.timeout.map(|t| t.millis()),
                 )
@@ -851,7 +856,7 @@ impl Compiler<'_> {
                     beep: rec.beep,
                     max_ms: rec.max.map_or(d.record_max_ms, |m| m.millis()),
                     silence_ms: rec.silence.map_or(d.record_silence_ms, |m| m.millis()),
-                    until: rec.until.map(|k| k.key),
+                    until: rec.until.and_then(|k| Key::from_char(k.key)),
                 },
                 None,
             ),

@@ -80,6 +80,16 @@ pub fn decode_sample(law: Law, c: u8) -> i16 {
     tables().decode[index(law)][c as usize]
 }
 
+/// The code in law `to` of the code `c` in law `from` (through linear; the same code when the
+/// laws are equal).
+#[inline]
+pub fn transcode(from: Law, to: Law, c: u8) -> u8 {
+    if from == to {
+        return c;
+    }
+    encode_sample(to, decode_sample(from, c))
+}
+
 /// Encodes samples, appending to `out`.
 pub fn encode(law: Law, samples: &[i16], out: &mut Vec<u8>) {
     let t = tables();

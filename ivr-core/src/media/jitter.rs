@@ -52,6 +52,12 @@ impl Latch {
     pub fn remote(&self) -> Option<SocketAddr> {
         self.remote
     }
+
+    /// Forgets the latched source (the signalling moved the media): the next packet latches
+    /// again.
+    pub fn reset(&mut self) {
+        *self = Latch::default();
+    }
 }
 
 /// Why a packet was not buffered.
@@ -166,6 +172,16 @@ impl JitterBuffer {
         if self.spare.len() < 16 {
             self.spare.push(buf);
         }
+    }
+
+    /// Drops everything buffered and waits for a new stream (the codec changed).
+    pub fn clear(&mut self) {
+        let old = std::mem::take(&mut self.packets);
+        for (_, (_, buf)) in old {
+            self.keep(buf);
+        }
+        self.ssrc = None;
+        self.play_ts = None;
     }
 
     /// Adds a received packet.

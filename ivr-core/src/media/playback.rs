@@ -1,6 +1,8 @@
 //! Prompt playback: audio is encoded once per codec at load ([`Encoded`]) and shared by every
-//! call; a play request is a list of fragments played back to back; stopping (barge-in) takes
-//! effect at the next frame boundary and reports how far each request got.
+//! call; a play request is a list of pieces (shared audio, or silence of a length) played back
+//! to back; stopping (barge-in) takes effect at the next frame boundary and reports how far
+//! each request got. Audio queued in one law keeps playing after the call moves to the other
+//! (a re-INVITE): it is transcoded frame by frame.
 
 use super::g711::{self, Law};
 use std::collections::VecDeque;
@@ -48,6 +50,36 @@ pub fn beep() -> Vec<i16> {
         .collect()
 }
 
+/// One piece of a play: audio in the law the play was queued in, or a pause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// G.711 bytes (one per sample), shared.
+    Audio(Arc<[u8]>),
+    /// This many samples of silence.
+    Silence(usize),
+}
+
+impl Piece {
+    /// Its length in samples (8 per millisecond).
+    pub fn len(&self) -> usize {
+        match self {
+            Piece::Audio(a) => a.len(),
+            Piece::Silence(n) => *n,
+        }
+    }
+
+    /// Whether it has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The frames a play of `samples` samples takes at `frame` samples per frame (the last one
+/// padded with silence).
+pub fn frames(samples: usize, frame: usize) -> u64 {
+    samples.div_ceil(frame.max(1)) as u64
+}
+
 /// A play request that ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Played {
@@ -59,12 +91,23 @@ pub struct Played {
     pub interrupted: bool,
 }
 
+/// What the player reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayEvent {
+    /// A request began to sound (its first frame is going out now).
+    Started(u64),
+    /// A request ended.
+    Ended(Played),
+}
+
 struct Item {
     id: u64,
-    fragments: Vec<Arc<[u8]>>,
-    frag: usize,
+    law: Law,
+    pieces: Vec<Piece>,
+    piece: usize,
     offset: usize,
     sent: usize,
+    started: bool,
 }
 
 /// The player of one call.
@@ -73,6 +116,7 @@ pub struct Player {
     frame: usize,
     queue: VecDeque<Item>,
     scratch: Vec<u8>,
+    silence: Vec<u8>,
 }
 
 impl Player {
@@ -83,6 +127,7 @@ impl Player {
             frame,
             queue: VecDeque::new(),
             scratch: Vec::with_capacity(frame),
+            silence: vec![law.silence(); frame],
         }
     }
 
@@ -91,14 +136,23 @@ impl Player {
         self.law
     }
 
-    /// Queues a request.
-    pub fn play(&mut self, id: u64, fragments: Vec<Arc<[u8]>>) {
+    /// Sends in `law` from the next frame on; audio already queued in the other law is
+    /// transcoded as it goes out.
+    pub fn set_law(&mut self, law: Law) {
+        self.law = law;
+        self.silence.fill(law.silence());
+    }
+
+    /// Queues a request whose audio is in `law`.
+    pub fn play(&mut self, id: u64, law: Law, pieces: Vec<Piece>) {
         self.queue.push_back(Item {
             id,
-            fragments,
-            frag: 0,
+            law,
+            pieces,
+            piece: 0,
             offset: 0,
             sent: 0,
+            started: false,
         });
     }
 
@@ -107,66 +161,94 @@ impl Player {
         self.queue.is_empty()
     }
 
-    /// The next frame, or `None` when idle. Requests that finish are appended to `done`. A
-    /// frame that lies inside one fragment is a slice of the shared audio (no copy); one that
-    /// crosses fragments is assembled; the last frame of a request is padded with silence.
-    pub fn next_frame(&mut self, done: &mut Vec<Played>) -> Option<&[u8]> {
+    /// The next frame, or `None` when idle. Requests that start or finish are reported in
+    /// `events`. A frame that lies inside one piece of audio in the player's law is a slice of
+    /// the shared audio (no copy); one that crosses pieces, is silence inside audio, or needs
+    /// transcoding is assembled; the last frame of a request is padded with silence.
+    pub fn next_frame(&mut self, events: &mut Vec<PlayEvent>) -> Option<&[u8]> {
         let frame = self.frame;
-        let silence = self.law.silence();
         loop {
             let item = self.queue.front_mut()?;
-            // Skip empty fragments; finish the item when none are left.
-            while item.frag < item.fragments.len() && item.offset >= item.fragments[item.frag].len()
-            {
-                item.frag += 1;
+            if !item.started {
+                item.started = true;
+                events.push(PlayEvent::Started(item.id));
+            }
+            // Skip empty pieces; finish the item when none are left.
+            while item.piece < item.pieces.len() && item.offset >= item.pieces[item.piece].len() {
+                item.piece += 1;
                 item.offset = 0;
             }
-            if item.frag >= item.fragments.len() {
+            if item.piece >= item.pieces.len() {
                 let ms = item.sent as u64 / 8;
                 let id = item.id;
                 self.queue.pop_front();
-                done.push(Played {
+                events.push(PlayEvent::Ended(Played {
                     id,
                     ms,
                     interrupted: false,
-                });
+                }));
                 continue;
             }
-            let f = &item.fragments[item.frag];
-            if item.offset + frame <= f.len() {
-                let start = item.offset;
-                item.offset += frame;
-                item.sent += frame;
-                let f = &self.queue.front()?.fragments[self.queue.front()?.frag];
-                return Some(&f[start..start + frame]);
+            let same_law = item.law == self.law;
+            match &item.pieces[item.piece] {
+                Piece::Audio(a) if same_law && item.offset + frame <= a.len() => {
+                    let start = item.offset;
+                    item.offset += frame;
+                    item.sent += frame;
+                    let a = match self.queue.front().map(|i| &i.pieces[i.piece]) {
+                        Some(Piece::Audio(a)) => a,
+                        _ => return None,
+                    };
+                    return Some(&a[start..start + frame]);
+                }
+                Piece::Silence(n) if item.offset + frame <= *n => {
+                    item.offset += frame;
+                    item.sent += frame;
+                    return Some(&self.silence);
+                }
+                _ => {}
             }
-            // Crosses a fragment boundary (or the end): assemble.
+            // Crosses a piece boundary (or the end), or needs transcoding: assemble.
             self.scratch.clear();
-            while self.scratch.len() < frame && item.frag < item.fragments.len() {
-                let f = &item.fragments[item.frag];
-                let take = (frame - self.scratch.len()).min(f.len() - item.offset);
-                self.scratch
-                    .extend_from_slice(&f[item.offset..item.offset + take]);
+            let (from, to) = (item.law, self.law);
+            while self.scratch.len() < frame && item.piece < item.pieces.len() {
+                let p = &item.pieces[item.piece];
+                let take = (frame - self.scratch.len()).min(p.len() - item.offset);
+                match p {
+                    Piece::Audio(a) => {
+                        let part = &a[item.offset..item.offset + take];
+                        if from == to {
+                            self.scratch.extend_from_slice(part);
+                        } else {
+                            self.scratch
+                                .extend(part.iter().map(|&c| g711::transcode(from, to, c)));
+                        }
+                    }
+                    Piece::Silence(_) => {
+                        let len = self.scratch.len();
+                        self.scratch.resize(len + take, to.silence());
+                    }
+                }
                 item.offset += take;
-                if item.offset >= f.len() {
-                    item.frag += 1;
+                if item.offset >= p.len() {
+                    item.piece += 1;
                     item.offset = 0;
                 }
             }
             item.sent += self.scratch.len();
-            self.scratch.resize(frame, silence);
+            self.scratch.resize(frame, to.silence());
             return Some(&self.scratch);
         }
     }
 
     /// Stops everything at this frame boundary; every queued request is reported.
-    pub fn stop(&mut self, done: &mut Vec<Played>) {
+    pub fn stop(&mut self, events: &mut Vec<PlayEvent>) {
         for item in self.queue.drain(..) {
-            done.push(Played {
+            events.push(PlayEvent::Ended(Played {
                 id: item.id,
                 ms: item.sent as u64 / 8,
                 interrupted: true,
-            });
+            }));
         }
     }
 }
@@ -175,60 +257,100 @@ impl Player {
 mod tests {
     use super::*;
 
-    fn bytes(v: u8, n: usize) -> Arc<[u8]> {
-        vec![v; n].into()
+    fn bytes(v: u8, n: usize) -> Piece {
+        Piece::Audio(vec![v; n].into())
+    }
+
+    fn ended(events: &[PlayEvent]) -> Vec<Played> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                PlayEvent::Ended(p) => Some(*p),
+                PlayEvent::Started(_) => None,
+            })
+            .collect()
     }
 
     #[test]
-    fn fragments_back_to_back_and_padding_at_the_end() {
+    fn pieces_back_to_back_and_padding_at_the_end() {
         let mut p = Player::new(Law::Pcmu, 160);
-        p.play(1, vec![bytes(1, 320), bytes(2, 100), bytes(3, 100)]);
-        let mut done = Vec::new();
-        let f1 = p.next_frame(&mut done).map(<[u8]>::to_vec);
-        assert_eq!(f1, Some(vec![1; 160]));
-        assert_eq!(
-            p.next_frame(&mut done).map(<[u8]>::to_vec),
-            Some(vec![1; 160])
+        p.play(
+            1,
+            Law::Pcmu,
+            vec![bytes(1, 320), bytes(2, 100), bytes(3, 100)],
         );
+        let mut ev = Vec::new();
+        let f1 = p.next_frame(&mut ev).map(<[u8]>::to_vec);
+        assert_eq!(ev, vec![PlayEvent::Started(1)], "reported with the first frame");
+        assert_eq!(f1, Some(vec![1; 160]));
+        assert_eq!(p.next_frame(&mut ev).map(<[u8]>::to_vec), Some(vec![1; 160]));
         // 100 bytes of 2, then 60 of 3.
-        let f3 = p.next_frame(&mut done).map(<[u8]>::to_vec).expect("frame");
+        let f3 = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
         assert_eq!((&f3[..100], &f3[100..]), (&[2u8; 100][..], &[3u8; 60][..]));
         // 40 bytes of 3, padded with μ-law silence.
-        let f4 = p.next_frame(&mut done).map(<[u8]>::to_vec).expect("frame");
+        let f4 = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
         assert_eq!((&f4[..40], &f4[40..]), (&[3u8; 40][..], &[0xFFu8; 120][..]));
-        assert_eq!(p.next_frame(&mut done), None);
+        assert_eq!(p.next_frame(&mut ev), None);
         assert_eq!(
-            done,
+            ended(&ev),
             vec![Played {
                 id: 1,
                 ms: 65,
                 interrupted: false
             }]
         );
+        assert_eq!(frames(520, 160), 4, "the frames it took");
     }
 
     #[test]
-    fn a_frame_inside_a_fragment_is_the_shared_audio() {
-        let shared = bytes(9, 1600);
+    fn a_frame_inside_a_piece_is_the_shared_audio() {
+        let shared: Arc<[u8]> = vec![9u8; 1600].into();
         let mut p = Player::new(Law::Pcma, 160);
-        p.play(1, vec![Arc::clone(&shared)]);
-        let mut done = Vec::new();
-        let f = p.next_frame(&mut done).expect("frame");
+        p.play(1, Law::Pcma, vec![Piece::Audio(Arc::clone(&shared))]);
+        let mut ev = Vec::new();
+        let f = p.next_frame(&mut ev).expect("frame");
         assert!(std::ptr::eq(f.as_ptr(), shared.as_ptr()));
+    }
+
+    #[test]
+    fn silence_pieces_are_pauses() {
+        let mut p = Player::new(Law::Pcma, 160);
+        p.play(1, Law::Pcma, vec![Piece::Silence(200), bytes(7, 120)]);
+        let mut ev = Vec::new();
+        assert_eq!(p.next_frame(&mut ev), Some(&[0xD5u8; 160][..]));
+        let f = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
+        assert_eq!((&f[..40], &f[40..]), (&[0xD5u8; 40][..], &[7u8; 120][..]));
+        assert_eq!(p.next_frame(&mut ev), None);
+        assert_eq!(ended(&ev)[0].ms, 40);
+    }
+
+    #[test]
+    fn audio_queued_before_a_codec_change_is_transcoded() {
+        let mut samples = Vec::new();
+        g711::encode(Law::Pcmu, &[1000i16; 160], &mut samples);
+        let mut p = Player::new(Law::Pcmu, 160);
+        p.play(1, Law::Pcmu, vec![Piece::Audio(samples.into())]);
+        p.set_law(Law::Pcma);
+        let mut ev = Vec::new();
+        let f = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
+        let mut back = Vec::new();
+        g711::decode(Law::Pcma, &f, &mut back);
+        assert!(back.iter().all(|&s| (s - 1000).abs() < 40), "{:?}", &back[..4]);
     }
 
     #[test]
     fn stop_reports_how_far_each_request_got() {
         let mut p = Player::new(Law::Pcmu, 160);
-        p.play(7, vec![bytes(1, 8000)]);
-        p.play(8, vec![bytes(2, 800)]);
-        let mut done = Vec::new();
+        p.play(7, Law::Pcmu, vec![bytes(1, 8000)]);
+        p.play(8, Law::Pcmu, vec![bytes(2, 800)]);
+        let mut ev = Vec::new();
         for _ in 0..10 {
-            p.next_frame(&mut done);
+            p.next_frame(&mut ev);
         }
-        p.stop(&mut done);
+        ev.clear();
+        p.stop(&mut ev);
         assert_eq!(
-            done,
+            ended(&ev),
             vec![
                 Played {
                     id: 7,

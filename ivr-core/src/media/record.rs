@@ -1,119 +1,10 @@
-//! Recording the caller: decoded audio goes to a [`Sink`] (the runtime's writes off the media
-//! path, see [`ThreadSink`]); the recording ends at its maximum length, on trailing silence
-//! after speech (energy-based voice activity detection), on the finish key (whose tone is held
-//! back and dropped, so it is not in the recording), or when stopped. The result says how long
-//! it is, why it ended, whether any speech was heard, and the file's SHA-256.
+//! Recording the caller, sans-IO: decoded audio goes in; the recording ends at its maximum
+//! length, on trailing silence after speech (energy-based voice activity detection), on the
+//! finish key (whose tone is held back and dropped, so it is not in the recording), or when
+//! stopped. The audio to keep is handed out in pieces ([`Recorder::take_audio`]); the result
+//! says how long it is, why it ended and whether any speech was heard.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-
-/// Where recorded samples go.
-pub trait Sink: Send {
-    /// Appends samples.
-    fn write(&mut self, samples: &[i16]);
-    /// Closes the recording: its path and SHA-256 (hex).
-    fn finish(self: Box<Self>) -> std::io::Result<(PathBuf, String)>;
-}
-
-/// Writes an 8 kHz mono 16-bit WAV file.
-pub struct WavSink {
-    path: PathBuf,
-    writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
-    error: Option<String>,
-}
-
-impl WavSink {
-    /// Creates the file.
-    pub fn create(path: &Path) -> std::io::Result<WavSink> {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let writer = hound::WavWriter::create(path, spec).map_err(std::io::Error::other)?;
-        Ok(WavSink {
-            path: path.to_path_buf(),
-            writer: Some(writer),
-            error: None,
-        })
-    }
-}
-
-impl Sink for WavSink {
-    fn write(&mut self, samples: &[i16]) {
-        if let Some(w) = self.writer.as_mut() {
-            for &s in samples {
-                if let Err(e) = w.write_sample(s) {
-                    self.error.get_or_insert(e.to_string());
-                    break;
-                }
-            }
-        }
-    }
-
-    fn finish(mut self: Box<Self>) -> std::io::Result<(PathBuf, String)> {
-        if let Some(e) = self.error.take() {
-            return Err(std::io::Error::other(e));
-        }
-        if let Some(w) = self.writer.take() {
-            w.finalize().map_err(std::io::Error::other)?;
-        }
-        use sha2::{Digest, Sha256};
-        let bytes = std::fs::read(&self.path)?;
-        let hash = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok((self.path.clone(), hash))
-    }
-}
-
-enum Msg {
-    Samples(Vec<i16>),
-    Finish(mpsc::Sender<std::io::Result<(PathBuf, String)>>),
-}
-
-/// Hands samples to another sink on a writer thread, so a slow disk never stalls the media
-/// path (the channel is unbounded; a recording is at most a few MB).
-pub struct ThreadSink {
-    tx: mpsc::Sender<Msg>,
-}
-
-impl ThreadSink {
-    /// Starts the writer thread for `inner`.
-    pub fn spawn(mut inner: Box<dyn Sink>) -> ThreadSink {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        std::thread::spawn(move || {
-            while let Ok(m) = rx.recv() {
-                match m {
-                    Msg::Samples(s) => inner.write(&s),
-                    Msg::Finish(reply) => {
-                        let _ = reply.send(inner.finish());
-                        return;
-                    }
-                }
-            }
-        });
-        ThreadSink { tx }
-    }
-}
-
-impl Sink for ThreadSink {
-    fn write(&mut self, samples: &[i16]) {
-        let _ = self.tx.send(Msg::Samples(samples.to_vec()));
-    }
-
-    fn finish(self: Box<Self>) -> std::io::Result<(PathBuf, String)> {
-        let (reply, done) = mpsc::channel();
-        self.tx
-            .send(Msg::Finish(reply))
-            .map_err(|_| std::io::Error::other("the recording writer stopped"))?;
-        done.recv()
-            .map_err(|_| std::io::Error::other("the recording writer stopped"))?
-    }
-}
 
 /// Limits of one recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,13 +45,9 @@ pub enum Ended {
     Stopped,
 }
 
-/// A finished recording.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a recording came to (the audio itself went out through [`Recorder::take_audio`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recorded {
-    /// The file.
-    pub path: PathBuf,
-    /// Its SHA-256.
-    pub sha256: String,
     /// Length of the audio kept, ms.
     pub duration_ms: u64,
     /// Why it ended.
@@ -175,10 +62,12 @@ const HOLD: usize = 8 * 120;
 /// Voice activity is judged on 20 ms frames.
 const FRAME: usize = 160;
 
-/// One recording in progress.
+/// One recording in progress. Sans-IO: the audio to keep collects in the recorder until it is
+/// taken ([`Recorder::take_audio`]); writing it anywhere is the caller's business.
+#[derive(Clone, Debug)]
 pub struct Recorder {
     c: RecordConfig,
-    sink: Option<Box<dyn Sink>>,
+    audio: Vec<i16>,
     held: VecDeque<i16>,
     written: u64,
     total: u64,
@@ -190,12 +79,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts recording into `sink`.
-    pub fn new(c: RecordConfig, sink: Box<dyn Sink>) -> Recorder {
+    /// Starts a recording.
+    pub fn new(c: RecordConfig) -> Recorder {
         let threshold = 2.6145e8 * 10f64.powf(f64::from(c.speech_dbm0) / 10.0);
         Recorder {
             c,
-            sink: Some(sink),
+            audio: Vec::new(),
             held: VecDeque::with_capacity(HOLD + FRAME),
             written: 0,
             total: 0,
@@ -221,8 +110,8 @@ impl Recorder {
             self.held.push_back(s);
             if self.held.len() > HOLD {
                 let n = self.held.len() - HOLD;
-                let out: Vec<i16> = self.held.drain(..n).collect();
-                self.write(&out);
+                self.written += n as u64;
+                self.audio.extend(self.held.drain(..n));
             }
             self.frame.push(s);
             if self.frame.len() == FRAME {
@@ -269,39 +158,44 @@ impl Recorder {
         self.end(Ended::Stopped, false)
     }
 
-    fn write(&mut self, s: &[i16]) {
-        self.written += s.len() as u64;
-        if let Some(k) = self.sink.as_mut() {
-            k.write(s);
-        }
-    }
-
     fn end(&mut self, why: Ended, drop_held: bool) -> Option<Ended> {
-        let held: Vec<i16> = self.held.drain(..).collect();
-        if !drop_held {
-            self.write(&held);
+        if drop_held {
+            self.held.clear();
+        } else {
+            self.written += self.held.len() as u64;
+            self.audio.extend(self.held.drain(..));
         }
         self.ended = Some(why);
         self.ended
     }
 
-    /// Closes the file and gives the result (after it has ended).
-    pub fn finish(mut self) -> std::io::Result<Recorded> {
+    /// Samples kept so far and not yet taken (audio held back for the finish key is not
+    /// among them until the recording ends).
+    pub fn pending(&self) -> usize {
+        self.audio.len()
+    }
+
+    /// Moves the kept samples not yet taken onto `out`.
+    pub fn take_audio(&mut self, out: &mut Vec<i16>) {
+        out.append(&mut self.audio);
+    }
+
+    /// Whether it has ended, and why.
+    pub fn ended(&self) -> Option<Ended> {
+        self.ended
+    }
+
+    /// Ends it (stopped, if nothing ended it before) and says what it came to; the rest of
+    /// the audio is left for [`Recorder::take_audio`].
+    pub fn finish(&mut self) -> Recorded {
         if self.ended.is_none() {
             self.end(Ended::Stopped, false);
         }
-        let sink = self
-            .sink
-            .take()
-            .ok_or_else(|| std::io::Error::other("no sink"))?;
-        let (path, sha256) = sink.finish()?;
-        Ok(Recorded {
-            path,
-            sha256,
+        Recorded {
             duration_ms: self.written / 8,
             ended: self.ended.unwrap_or(Ended::Stopped),
             speech: self.speech,
-        })
+        }
     }
 }
 
@@ -319,31 +213,16 @@ mod tests {
         (0..ms * 8).map(|i| (i % 7) as i16 - 3).collect()
     }
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ivr-rec-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("dir");
-        d.join(name)
-    }
-
-    fn recorder(name: &str, c: RecordConfig) -> Recorder {
-        Recorder::new(
-            c,
-            Box::new(ThreadSink::spawn(Box::new(
-                WavSink::create(&tmp(name)).expect("file"),
-            ))),
-        )
-    }
-
     #[test]
     fn trailing_silence_after_speech_ends_it() {
-        let mut r = recorder(
-            "a.wav",
-            RecordConfig {
-                silence_ms: 1000,
-                ..Default::default()
-            },
-        );
+        let mut r = Recorder::new(RecordConfig {
+            silence_ms: 1000,
+            ..Default::default()
+        });
+        let mut kept = Vec::new();
         assert_eq!(r.push(&speech(2000)), None);
+        r.take_audio(&mut kept);
+        assert_eq!(kept.len(), 2000 * 8 - HOLD, "all but the held-back audio");
         let mut ended = None;
         for chunk in quiet(3000).chunks(160) {
             if let Some(e) = r.push(chunk) {
@@ -352,58 +231,51 @@ mod tests {
             }
         }
         assert_eq!(ended, Some(Ended::Silence));
-        let res = r.finish().expect("finishes");
+        let res = r.finish();
+        r.take_audio(&mut kept);
         assert_eq!(res.ended, Ended::Silence);
         assert!(res.speech);
         assert_eq!(res.duration_ms, 3000);
-        // The file holds exactly that audio, and the hash is the file's.
-        let a = crate::prompts::audio::read_wav(&res.path).expect("wav");
-        assert_eq!(a.duration_ms(), 3000);
-        use sha2::{Digest, Sha256};
-        let h: String = Sha256::digest(std::fs::read(&res.path).expect("read"))
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(h, res.sha256);
+        assert_eq!(kept.len(), 3000 * 8, "exactly that audio");
+        assert_eq!(&kept[..100], &speech(2000)[..100]);
     }
 
     #[test]
     fn max_length() {
-        let mut r = recorder(
-            "b.wav",
-            RecordConfig {
-                max_ms: 1500,
-                ..Default::default()
-            },
-        );
+        let mut r = Recorder::new(RecordConfig {
+            max_ms: 1500,
+            ..Default::default()
+        });
         assert_eq!(r.push(&speech(3000)), Some(Ended::Max));
-        let res = r.finish().expect("finishes");
-        assert_eq!(res.duration_ms, 1500);
+        assert_eq!(r.finish().duration_ms, 1500);
+        let mut kept = Vec::new();
+        r.take_audio(&mut kept);
+        assert_eq!(kept.len(), 1500 * 8);
     }
 
     #[test]
     fn finish_key_tone_is_not_recorded() {
-        let mut r = recorder("c.wav", RecordConfig::default());
+        let mut r = Recorder::new(RecordConfig::default());
         r.push(&speech(2000));
         r.push(&speech(100)); // the key's tone, recognised after it
         assert_eq!(r.finish_key(), Some(Ended::Key));
-        let res = r.finish().expect("finishes");
+        let res = r.finish();
         // 2.1 s pushed, the last 120 ms (the key) dropped.
         assert_eq!(res.duration_ms, 1980);
         assert_eq!(res.ended, Ended::Key);
+        let mut kept = Vec::new();
+        r.take_audio(&mut kept);
+        assert_eq!(kept.len(), 1980 * 8);
     }
 
     #[test]
     fn silence_only_is_flagged() {
-        let mut r = recorder(
-            "d.wav",
-            RecordConfig {
-                initial_ms: 2000,
-                ..Default::default()
-            },
-        );
+        let mut r = Recorder::new(RecordConfig {
+            initial_ms: 2000,
+            ..Default::default()
+        });
         assert_eq!(r.push(&quiet(5000)), Some(Ended::NoSpeech));
-        let res = r.finish().expect("finishes");
+        let res = r.finish();
         assert!(!res.speech);
         assert_eq!(res.duration_ms, 2000);
     }

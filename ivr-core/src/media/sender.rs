@@ -3,7 +3,7 @@
 //! drifts); the marker bit at the start of each talkspurt; silence frames (or none) between
 //! prompts; RFC 4733 events sharing the sequence numbers.
 
-use crate::flow::Time;
+use crate::vocab::Time;
 use crate::media::dtmf::rfc4733::EventPacket;
 use crate::media::rtp;
 
@@ -49,6 +49,15 @@ impl Sender {
             frame: 0,
             talking: false,
         }
+    }
+
+    /// Sends another payload from the next packet on (a re-INVITE changed the codec or the
+    /// telephone-event type); SSRC, sequence numbers and timestamps go on unbroken.
+    pub fn set_payload(&mut self, pt: u8, silence_code: u8, event_pt: Option<u8>) {
+        self.c.pt = pt;
+        self.c.silence_code = silence_code;
+        self.c.event_pt = event_pt;
+        self.silence.fill(silence_code);
     }
 
     /// Bytes of audio per frame.

@@ -1,9 +1,14 @@
 //! One call's media, sans-IO: datagrams and time in, packets and events out.
 //!
-//! Receive: symmetric-RTP latch → RTCP ignored → payload type: audio into the jitter buffer,
-//! telephone-events into the RFC 4733 receiver, anything else ignored. Every ptime: one frame
-//! out of the jitter buffer, decoded, fed to the in-band detector (when on) and the recorder;
-//! one frame from the player (or silence) sent. Keys from all methods pass one de-duplicator.
+//! Receive: symmetric-RTP latch → RTCP noted (activity) and ignored → payload type: audio
+//! into the jitter buffer, telephone-events into the RFC 4733 receiver, anything else ignored.
+//! Every ptime: one frame out of the jitter buffer, decoded, fed to the in-band detector (when
+//! on) and the recorder; one frame from the player (or silence) sent. Keys from all methods
+//! pass one de-duplicator.
+//!
+//! The contract is the engine's (docs/architecture.md): [`MediaSession::handle_input`],
+//! [`MediaSession::handle_timeout`], [`MediaSession::poll_output`],
+//! [`MediaSession::poll_timeout`].
 
 use super::dtmf::dedup::Dedup;
 use super::dtmf::inband::Detector;
@@ -11,14 +16,13 @@ use super::dtmf::rfc4733::{self, Receiver, Report};
 use super::dtmf::{Digit, info};
 use super::g711::{self, Law};
 use super::jitter::{Fill, JitterBuffer, Latch};
-use super::playback::{Played, Player};
-use super::record::{Ended, Recorder};
+use super::playback::{Piece, PlayEvent, Played, Player};
+use super::record::{RecordConfig, Recorded, Recorder};
 use super::rtp::{self, Datagram};
 use super::sender::{Sender, SenderConfig};
-use crate::flow::{DigitMethod, Time};
+use crate::vocab::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// When to listen for keys in the audio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,16 +65,59 @@ impl Default for MediaConfig {
     }
 }
 
+/// What reaches the session.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Input<'a> {
+    /// A datagram on the media port.
+    Datagram {
+        /// Where it came from.
+        from: SocketAddr,
+        /// Its bytes.
+        bytes: &'a [u8],
+    },
+    /// A SIP INFO body (DTMF relay) from the call's dialog.
+    Info {
+        /// Its content type.
+        content_type: &'a str,
+        /// Its body.
+        body: &'a [u8],
+    },
+    /// A key that arrived some other way (a simulated caller, an embedder's own signalling).
+    Key(Digit),
+}
+
 /// What the session reports.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MediaEvent {
     /// A key press (once, whatever the methods).
     Digit(Digit),
+    /// A play request began to sound.
+    PlayStarted(u64),
     /// A play request ended.
     Played(Played),
-    /// A recording ended; finish it with [`MediaSession::take_recorder`].
-    RecordingEnded(Ended),
+    /// Recorded audio to keep, in order (8 kHz linear).
+    RecordAudio(Vec<i16>),
+    /// The recording ended; all its audio has been handed out before this.
+    RecordingEnded(Recorded),
+    /// An INFO body that carried no key.
+    BadInfo(info::InfoError),
 }
+
+/// What the session hands out.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Output {
+    /// A packet to send to [`MediaSession::remote`] (or the address the signalling gave);
+    /// give the buffer back with [`MediaSession::recycle`].
+    Transmit(Vec<u8>),
+    /// An event.
+    Event(MediaEvent),
+}
+
+/// Recorded audio is handed out in pieces of about this many samples (one second).
+const AUDIO_CHUNK: usize = 8_000;
 
 /// The media of one call.
 pub struct MediaSession {
@@ -83,8 +130,7 @@ pub struct MediaSession {
     sender: Sender,
     player: Player,
     recorder: Option<Recorder>,
-    finish_key: Option<char>,
-    recording_ended: bool,
+    finish_key: Option<Key>,
     out_events: VecDeque<MediaEvent>,
     /// Packets to send (audio frames and telephone-events), oldest first.
     transmit: VecDeque<Vec<u8>>,
@@ -94,22 +140,19 @@ pub struct MediaSession {
     codes: Vec<u8>,
     /// Decoded received audio kept for [`MediaSession::take_heard`], when monitoring.
     heard: Option<Vec<i16>>,
-    played: Vec<Played>,
+    played: Vec<PlayEvent>,
     reports: Vec<Report>,
     tones: Vec<super::dtmf::inband::Tone>,
     dtmf_out: VecDeque<rfc4733::EventPacket>,
     received_samples: u64,
+    /// When the far end last sent anything accepted (RTP or RTCP).
+    last_received: Option<Time>,
     start: Time,
 }
 
 impl MediaSession {
     /// A session starting at `start`; `random` seeds SSRC, sequence number and timestamp.
     pub fn new(c: MediaConfig, start: Time, random: [u32; 3]) -> Self {
-        let inband = match c.inband {
-            Inband::On => true,
-            Inband::Off => false,
-            Inband::Auto => c.event_pt.is_none(),
-        };
         let sender = Sender::new(
             SenderConfig {
                 pt: c.law.payload_type(),
@@ -126,13 +169,12 @@ impl MediaSession {
             latch: Latch::default(),
             jitter: JitterBuffer::new(c.jitter_frames),
             events: c.event_pt.map(Receiver::new),
-            detector: inband.then(Detector::default),
+            detector: inband_on(&c).then(Detector::default),
             dedup: Dedup::default(),
             sender,
             player: Player::new(c.law, frame),
             recorder: None,
             finish_key: None,
-            recording_ended: false,
             out_events: VecDeque::new(),
             transmit: VecDeque::new(),
             spare: Vec::new(),
@@ -144,6 +186,7 @@ impl MediaSession {
             tones: Vec::new(),
             dtmf_out: VecDeque::new(),
             received_samples: 0,
+            last_received: None,
             start,
             c,
         }
@@ -172,6 +215,11 @@ impl MediaSession {
         self.c.law
     }
 
+    /// The settings in force.
+    pub fn config(&self) -> MediaConfig {
+        self.c
+    }
+
     /// Whether in-band detection runs.
     pub fn inband(&self) -> bool {
         self.detector.is_some()
@@ -182,14 +230,20 @@ impl MediaSession {
         self.latch.remote()
     }
 
+    /// When the far end last sent anything the session accepted (RTP or RTCP).
+    pub fn last_received(&self) -> Option<Time> {
+        self.last_received
+    }
+
     /// Jitter buffer counters (for metrics: packets lost).
     pub fn jitter_stats(&self) -> super::jitter::Stats {
         self.jitter.stats
     }
 
-    /// Plays fragments (already in this session's law).
-    pub fn play(&mut self, id: u64, fragments: Vec<Arc<[u8]>>) {
-        self.player.play(id, fragments);
+    /// Plays pieces queued in `law` (normally this session's; a play queued before a codec
+    /// change is transcoded).
+    pub fn play(&mut self, id: u64, law: Law, pieces: Vec<Piece>) {
+        self.player.play(id, law, pieces);
     }
 
     /// Stops playback at the next frame (barge-in).
@@ -198,40 +252,69 @@ impl MediaSession {
         self.flush_played();
     }
 
-    /// Starts recording.
-    pub fn record(&mut self, recorder: Recorder, finish_key: Option<char>) {
-        self.recorder = Some(recorder);
+    /// Starts recording what the far end sends, from the next tick on.
+    pub fn record(&mut self, c: RecordConfig, finish_key: Option<Key>) {
+        self.recorder = Some(Recorder::new(c));
         self.finish_key = finish_key;
-        self.recording_ended = false;
     }
 
-    /// Takes the recorder (to finish it) after it ended or to stop it.
-    pub fn take_recorder(&mut self) -> Option<Recorder> {
-        self.finish_key = None;
-        self.recorder.take()
+    /// Whether a recording runs.
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Ends the recording now (the rest of its audio and its end are reported).
+    pub fn stop_recording(&mut self) {
+        if let Some(r) = self.recorder.as_mut() {
+            r.stop();
+        }
+        self.end_recording();
+    }
+
+    /// Follows a renegotiation (re-INVITE or UPDATE): another codec or telephone-event type,
+    /// and a far end that may send from elsewhere now (the latch starts over). Playback goes
+    /// on (queued audio is transcoded); SSRC and sequence numbers continue.
+    pub fn renegotiate(&mut self, law: Law, event_pt: Option<u8>, moved: bool) {
+        if law != self.c.law {
+            self.jitter.clear();
+            self.player.set_law(law);
+        }
+        if event_pt != self.c.event_pt {
+            self.events = event_pt.map(Receiver::new);
+        }
+        self.c.law = law;
+        self.c.event_pt = event_pt;
+        self.sender
+            .set_payload(law.payload_type(), law.silence(), event_pt);
+        if inband_on(&self.c) != self.detector.is_some() {
+            self.detector = inband_on(&self.c).then(Detector::default);
+        }
+        if moved {
+            self.latch.reset();
+        }
     }
 
     /// Sends a key as RFC 4733 events (the softphone's side).
-    pub fn send_dtmf(&mut self, key: char, now: Time, duration_ms: u32) {
+    pub fn send_dtmf(&mut self, key: Key, now: Time, duration_ms: u32) {
         let ts = self.sender.timestamp();
         self.dtmf_out
             .extend(rfc4733::send(key, now, ts, duration_ms, 8000, 10));
     }
 
-    /// A key from a SIP INFO body.
-    pub fn info(
-        &mut self,
-        content_type: &str,
-        body: &[u8],
-        now: Time,
-    ) -> Result<(), info::InfoError> {
-        let d = info::parse(content_type, body)?;
-        self.digit(Digit {
-            key: d.key,
-            method: DigitMethod::Info,
-            at: now,
-        });
-        Ok(())
+    /// Takes what arrived: a datagram, an INFO body or a key from elsewhere.
+    pub fn handle_input(&mut self, input: Input<'_>, now: Time) {
+        match input {
+            Input::Datagram { from, bytes } => self.receive(from, bytes, now),
+            Input::Info { content_type, body } => match info::parse(content_type, body) {
+                Ok(d) => self.digit(Digit {
+                    key: d.key,
+                    method: DigitMethod::Info,
+                    at: now,
+                }),
+                Err(e) => self.out_events.push_back(MediaEvent::BadInfo(e)),
+            },
+            Input::Key(d) => self.digit(d),
+        }
     }
 
     fn digit(&mut self, d: Digit) {
@@ -239,26 +322,30 @@ impl MediaSession {
             return;
         }
         if self.finish_key == Some(d.key)
-            && !self.recording_ended
             && let Some(r) = self.recorder.as_mut()
-            && let Some(e) = r.finish_key()
+            && r.finish_key().is_some()
         {
-            self.recording_ended = true;
-            self.finish_key = None;
-            self.out_events.push_back(MediaEvent::RecordingEnded(e));
+            self.end_recording();
             return;
         }
         self.out_events.push_back(MediaEvent::Digit(d));
     }
 
-    /// A datagram arrived on the media port.
-    pub fn receive(&mut self, from: SocketAddr, datagram: &[u8], now: Time) {
-        let Datagram::Rtp(p) = rtp::parse(datagram) else {
-            return;
+    fn receive(&mut self, from: SocketAddr, datagram: &[u8], now: Time) {
+        let p = match rtp::parse(datagram) {
+            Datagram::Rtp(p) => p,
+            Datagram::Rtcp => {
+                if self.latch.remote() == Some(from) {
+                    self.last_received = Some(now);
+                }
+                return;
+            }
+            Datagram::Invalid => return,
         };
         if !self.latch.accept(from, &p) {
             return;
         }
+        self.last_received = Some(now);
         if Some(p.pt) == self.c.event_pt {
             if let Some(r) = self.events.as_mut() {
                 let _ = r.handle(&p, now, &mut self.reports);
@@ -282,20 +369,36 @@ impl MediaSession {
 
     fn flush_played(&mut self) {
         for p in self.played.drain(..) {
-            self.out_events.push_back(MediaEvent::Played(p));
+            self.out_events.push_back(match p {
+                PlayEvent::Started(id) => MediaEvent::PlayStarted(id),
+                PlayEvent::Ended(p) => MediaEvent::Played(p),
+            });
         }
     }
 
-    /// When to call [`MediaSession::handle_timeout`].
-    pub fn poll_timeout(&self) -> Time {
+    /// Reports the rest of the recording's audio and its end, and drops the recorder.
+    fn end_recording(&mut self) {
+        self.finish_key = None;
+        let Some(mut r) = self.recorder.take() else {
+            return;
+        };
+        let result = r.finish();
+        if r.pending() > 0 {
+            let mut audio = Vec::with_capacity(r.pending());
+            r.take_audio(&mut audio);
+            self.out_events.push_back(MediaEvent::RecordAudio(audio));
+        }
+        self.out_events
+            .push_back(MediaEvent::RecordingEnded(result));
+    }
+
+    /// When to call [`MediaSession::handle_timeout`]: the next frame, key report or event
+    /// close (always set: a session ticks for as long as it lives).
+    pub fn poll_timeout(&self) -> Option<Time> {
         let next = self.sender.poll_timeout();
         let dtmf = self.dtmf_out.front().map(|e| e.at);
         let events = self.events.as_ref().and_then(Receiver::poll_timeout);
-        [Some(next), dtmf, events]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(next)
+        [Some(next), dtmf, events].into_iter().flatten().min()
     }
 
     /// Does what is due at `now`: a frame in and a frame out per ptime, keys sent, events
@@ -316,6 +419,11 @@ impl MediaSession {
         while self.sender.poll_timeout() <= now {
             self.tick();
         }
+    }
+
+    /// When the frame after the ones already sent is due (the media clock).
+    pub fn next_tick(&self) -> Time {
+        self.sender.poll_timeout()
     }
 
     fn tick(&mut self) {
@@ -347,14 +455,14 @@ impl MediaSession {
             }
             self.tones = tones;
         }
-        if !self.recording_ended
-            && let Some(r) = self.recorder.as_mut()
-            && let Some(e) = r.push(&self.pcm)
-        {
-            // Reported once; the recorder stays for `take_recorder`.
-            self.recording_ended = true;
-            self.finish_key = None;
-            self.out_events.push_back(MediaEvent::RecordingEnded(e));
+        if let Some(r) = self.recorder.as_mut() {
+            if r.push(&self.pcm).is_some() {
+                self.end_recording();
+            } else if r.pending() >= AUDIO_CHUNK {
+                let mut audio = Vec::with_capacity(r.pending());
+                r.take_audio(&mut audio);
+                self.out_events.push_back(MediaEvent::RecordAudio(audio));
+            }
         }
         // Out: one frame from the player, or silence.
         let mut buf = self.spare.pop().unwrap_or_default();
@@ -368,9 +476,17 @@ impl MediaSession {
         }
     }
 
-    /// The next packet to send to [`MediaSession::remote`] (or the SDP address).
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.transmit.pop_front()
+    /// The next event or packet: events first.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(e) = self.out_events.pop_front() {
+            return Some(Output::Event(e));
+        }
+        self.transmit.pop_front().map(Output::Transmit)
+    }
+
+    /// Whether an event is waiting (without taking it).
+    pub fn has_event(&self) -> bool {
+        !self.out_events.is_empty()
     }
 
     /// Gives a sent packet's buffer back for reuse (no allocation per packet).
@@ -380,14 +496,13 @@ impl MediaSession {
             self.spare.push(buf);
         }
     }
+}
 
-    /// Whether an event is waiting (without taking it).
-    pub fn has_event(&self) -> bool {
-        !self.out_events.is_empty()
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<MediaEvent> {
-        self.out_events.pop_front()
+/// Whether the in-band detector runs for these settings.
+fn inband_on(c: &MediaConfig) -> bool {
+    match c.inband {
+        Inband::On => true,
+        Inband::Off => false,
+        Inband::Auto => c.event_pt.is_none(),
     }
 }

@@ -2,6 +2,7 @@
 //! by all calls, and values spoken by language rules ([`say`]).
 
 pub mod audio;
+pub mod bank;
 pub mod build;
 pub mod say;
 

@@ -3,7 +3,7 @@
 //! ([`poll_timeout`](InviteServer::poll_timeout) / `handle_timeout`). Messages are opaque bytes
 //! here: the layer above builds them.
 
-use crate::flow::Time;
+use crate::vocab::Time;
 use std::sync::Arc;
 
 /// Timer base values (RFC 3261 §17.1.1.1): T1 500 ms, T2 4 s, T4 5 s.

@@ -15,7 +15,7 @@ use super::digest::Challenge;
 use super::response;
 use super::sdp::{self, Agreed};
 use super::transaction::{Action, NonInviteClient, Timers};
-use crate::flow::Time;
+use crate::vocab::Time;
 use crate::media::g711::Law;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -3,14 +3,14 @@
 //! window is dropped (RFC 4733 §2.5.2.2 prefers the events; they usually arrive first).
 
 use super::Digit;
-use crate::flow::{DigitMethod, Time};
+use crate::vocab::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
 
 /// The de-duplicator of one call.
 #[derive(Clone, Debug)]
 pub struct Dedup {
     window_ms: u64,
-    recent: VecDeque<(char, DigitMethod, Time)>,
+    recent: VecDeque<(Key, DigitMethod, Time)>,
 }
 
 impl Default for Dedup {
@@ -50,7 +50,7 @@ mod tests {
 
     fn d(key: char, method: DigitMethod, at: u64) -> Digit {
         Digit {
-            key,
+            key: Key::from_char(key).expect("a key"),
             method,
             at: Time(at),
         }

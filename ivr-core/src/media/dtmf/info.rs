@@ -1,11 +1,13 @@
 //! SIP INFO keypress bodies: `application/dtmf-relay` (`Signal=5` / `Duration=160` lines) and
 //! `application/dtmf` (the key alone). The SIP layer hands the content type and body over.
 
+use crate::vocab::Key;
+
 /// A key from an INFO body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InfoDigit {
     /// The key.
-    pub key: char,
+    pub key: Key,
     /// Duration in ms, when given.
     pub duration_ms: Option<u32>,
 }
@@ -24,15 +26,14 @@ pub enum InfoError {
     BadKey(String),
 }
 
-fn key(s: &str) -> Result<char, InfoError> {
+fn key(s: &str) -> Result<Key, InfoError> {
     let s = s.trim();
     let mut cs = s.chars();
-    match (cs.next(), cs.next()) {
-        (Some(c @ ('0'..='9' | '*' | '#' | 'A'..='D')), None) => Ok(c),
-        (Some(c @ 'a'..='d'), None) => Ok(c.to_ascii_uppercase()),
-        _ => match s.parse::<u8>().ok().and_then(super::key_of_event) {
+    match (cs.next().and_then(Key::from_char), cs.next()) {
+        (Some(k), None) => Ok(k),
+        _ => match s.parse::<u8>().ok().and_then(Key::from_event) {
             // Some gateways send the event code: `Signal=11` for #.
-            Some(c) if s.len() == 2 => Ok(c),
+            Some(k) if s.len() == 2 => Ok(k),
             _ => Err(InfoError::BadKey(s.to_string())),
         },
     }
@@ -89,21 +90,21 @@ mod tests {
         assert_eq!(
             parse("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"),
             Ok(InfoDigit {
-                key: '5',
+                key: Key::D5,
                 duration_ms: Some(160)
             })
         );
         assert_eq!(
             parse("Application/DTMF-Relay", b"signal= #\nduration=250").map(|d| d.key),
-            Ok('#')
+            Ok(Key::Pound)
         );
         assert_eq!(
             parse("application/dtmf-relay", b"Signal=*").map(|d| d.key),
-            Ok('*')
+            Ok(Key::Star)
         );
         assert_eq!(
             parse("application/dtmf-relay", b"Signal=11\r\nDuration=100").map(|d| d.key),
-            Ok('#')
+            Ok(Key::Pound)
         );
         assert_eq!(
             parse("application/dtmf-relay", b"Duration=100"),
@@ -117,10 +118,10 @@ mod tests {
 
     #[test]
     fn dtmf_bodies_and_other_types() {
-        assert_eq!(parse("application/dtmf", b"7\r\n").map(|d| d.key), Ok('7'));
+        assert_eq!(parse("application/dtmf", b"7\r\n").map(|d| d.key), Ok(Key::D7));
         assert_eq!(
             parse("application/dtmf; charset=utf-8", b"a").map(|d| d.key),
-            Ok('A')
+            Ok(Key::A)
         );
         assert_eq!(parse("application/dtmf", b""), Err(InfoError::NoKey));
         assert!(matches!(

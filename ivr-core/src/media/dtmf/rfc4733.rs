@@ -7,8 +7,8 @@
 //! reports are all lost is closed after a quiet period; a long press continues in segments
 //! (§2.5.2.3). The volume field is never used to accept or reject.
 
-use super::{Digit, key_of_event};
-use crate::flow::{DigitMethod, Time};
+use super::Digit;
+use crate::vocab::{DigitMethod, Key, Time};
 use crate::media::rtp::Packet;
 use std::collections::VecDeque;
 
@@ -20,7 +20,7 @@ pub enum Report {
     /// The key press ended; duration in telephone-event clock units.
     Released {
         /// The key.
-        key: char,
+        key: Key,
         /// Total duration, across segments.
         duration: u32,
         /// Whether it ended by timeout because no end report arrived.
@@ -87,7 +87,7 @@ impl Receiver {
         };
         let end = flags & 0x80 != 0;
         let duration = u32::from(u16::from_be_bytes([d1, d0]));
-        let key = key_of_event(code).ok_or(Ignored::NotDtmf(code))?;
+        let key = Key::from_event(code).ok_or(Ignored::NotDtmf(code))?;
         if let Some(e) = self
             .events
             .iter_mut()
@@ -149,7 +149,7 @@ impl Receiver {
             closed.push((e.code, e.base + e.duration));
         }
         for (c, d) in closed {
-            if let Some(k) = key_of_event(c) {
+            if let Some(k) = Key::from_event(c) {
                 out.push(Report::Released {
                     key: k,
                     duration: d,
@@ -206,7 +206,7 @@ impl Receiver {
         for e in self.events.iter_mut().filter(|e| !e.ended) {
             if now.0 >= e.last_at.0 + (e.interval * 3).max(quiet_ms) {
                 e.ended = true;
-                if let Some(key) = key_of_event(e.code) {
+                if let Some(key) = Key::from_event(e.code) {
                     out.push(Report::Released {
                         key,
                         duration: e.base + e.duration,
@@ -235,16 +235,14 @@ pub struct EventPacket {
 /// the same timestamp and a growing duration, then the end report three times (each goes out
 /// as its own RTP packet, so each gets a new sequence number from the session).
 pub fn send(
-    key: char,
+    key: Key,
     start: Time,
     timestamp: u32,
     duration_ms: u32,
     clock_hz: u32,
     volume: u8,
 ) -> Vec<EventPacket> {
-    let Some(code) = super::event_of_key(key) else {
-        return Vec::new();
-    };
+    let code = key.event();
     let units = |ms: u32| (u64::from(ms) * u64::from(clock_hz) / 1000).min(0xFFFF) as u16;
     let pkt = |marker: bool, end: bool, ms: u32, at_ms: u64| EventPacket {
         marker,

@@ -25,7 +25,7 @@ use super::response;
 use super::screen::{self, ACCEPT, Refusal};
 use super::sdp::{self, Agreed, Direction};
 use super::transaction::{Action, InviteServer, NonInviteClient, NonInviteServer, Timers};
-use crate::flow::{Time, TransferOutcome};
+use crate::vocab::{Time, TransferOutcome};
 use crate::media::g711::Law;
 use std::cmp::Reverse;
 use std::collections::VecDeque;
@@ -113,6 +113,7 @@ pub enum EndReason {
 
 /// What happened to a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A new call is waiting for [`Endpoint::answer`] or [`Endpoint::reject`]. `media` is the
     /// agreed stream when the INVITE had an offer; `None` when the answer comes in the ACK.
@@ -167,8 +168,34 @@ pub enum Event {
     },
 }
 
+/// What the application decides for one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Send 180 Ringing (before an answer delay).
+    Ring,
+    /// Answer with 200 OK; the media uses this port on our address.
+    Answer {
+        /// Our RTP port for the call.
+        rtp_port: u16,
+    },
+    /// Decline with this status (3xx–6xx).
+    Reject {
+        /// The status.
+        code: u16,
+    },
+    /// Hang up (BYE).
+    Hangup,
+    /// Blind transfer by REFER to this SIP URI.
+    Transfer {
+        /// Where to.
+        target: String,
+    },
+}
+
 /// Output of the endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
 pub enum Output {
     /// Send these bytes to this address (over the transport the peer used).
     Transmit {
@@ -181,8 +208,10 @@ pub enum Output {
     Event(Event),
 }
 
-/// Why an application request on a call was refused.
+/// Why an application request on a call was refused (always the application's doing:
+/// [`crate::Fault::Api`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EndpointError {
     /// No such call (it ended).
     #[error("no call {0}")]
@@ -190,6 +219,13 @@ pub enum EndpointError {
     /// The call is not in a state for this (answering twice, hanging up before answer).
     #[error("call {0} cannot do that now: {1}")]
     WrongState(u64, &'static str),
+}
+
+impl EndpointError {
+    /// Who is at fault: the application that asked.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Api
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,6 +398,7 @@ impl Endpoint {
     }
 
     /// The next output.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
@@ -412,8 +449,41 @@ impl Endpoint {
         self.transmit(source, bytes.into());
     }
 
+    /// Takes what arrived from the network.
+    pub fn handle_input(&mut self, input: super::Input<'_>, now: Time) {
+        match input {
+            super::Input::Message {
+                bytes,
+                from,
+                reliable,
+            } => self.receive(bytes, from, reliable, now),
+        }
+    }
+
+    /// Carries out what the application decided for a call. A transfer the endpoint cannot
+    /// start is reported as [`Event::Transferred`] with [`TransferOutcome::Failed`] as well
+    /// as refused, so that the call always hears how its transfer went.
+    pub fn command(&mut self, call: CallRef, cmd: Command, now: Time) -> Result<(), EndpointError> {
+        match cmd {
+            Command::Ring => self.ring(call, now),
+            Command::Answer { rtp_port } => self.answer(call, rtp_port, now),
+            Command::Reject { code } => self.reject(call, code, now),
+            Command::Hangup => self.hangup(call, now),
+            Command::Transfer { target } => {
+                let r = self.transfer(call, &target, now);
+                if r.is_err() {
+                    self.event(Event::Transferred {
+                        call,
+                        outcome: TransferOutcome::Failed,
+                    });
+                }
+                r
+            }
+        }
+    }
+
     /// Handles one message from `source` (`reliable`: it came over TCP).
-    pub fn receive(&mut self, bytes: &[u8], source: SocketAddr, reliable: bool, now: Time) {
+    fn receive(&mut self, bytes: &[u8], source: SocketAddr, reliable: bool, now: Time) {
         let ip = source.ip().to_canonical();
         if !self.cfg.allow.iter().any(|n| n.contains(&ip)) {
             self.refused += 1;

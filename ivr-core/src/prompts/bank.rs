@@ -1,10 +1,14 @@
 //! Prompt audio encoded once, at load, in both G.711 laws and shared by every call: a play
 //! request becomes a list of reference-counted byte slices, with no encoding or copying per
 //! call or per packet.
+//!
+//! For the simulator a bank can also *estimate* what has no audio file (a scenario's own
+//! prompts, a catalog without recordings, no catalog at all): such a fragment plays as
+//! silence of the length its text would take to say.
 
 use crate::flow::Fragment;
 use crate::media::g711::Law;
-use crate::media::playback::{Encoded, beep};
+use crate::media::playback::{Encoded, Piece, beep};
 use crate::prompts::{Catalog, say};
 use ivr_dsl::Lang;
 use std::collections::HashMap;
@@ -37,11 +41,17 @@ pub enum MissingAudio {
 
 /// Every sound of a prompt catalog, encoded.
 pub struct PromptBank {
-    catalog: Arc<Catalog>,
+    catalog: Option<Arc<Catalog>>,
     prompts: HashMap<(Lang, String), Encoded>,
     fragments: HashMap<(Lang, String), Encoded>,
     beep: Encoded,
+    /// Milliseconds per character of text for what has no audio (`None`: missing audio is
+    /// an error, as on a live line).
+    estimate_ms_per_char: Option<u64>,
 }
+
+/// The shortest an estimated fragment lasts.
+const MIN_ESTIMATE_MS: u64 = 600;
 
 impl std::fmt::Debug for PromptBank {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,16 +75,35 @@ impl PromptBank {
             .map(|(l, n, a)| ((l, n.to_string()), Encoded::new(&a.samples)))
             .collect();
         PromptBank {
-            catalog,
+            catalog: Some(catalog),
             prompts,
             fragments,
             beep: Encoded::new(&beep()),
+            estimate_ms_per_char: None,
         }
     }
 
+    /// A bank for the simulator: the audio of `catalog` where there is some, and silence of
+    /// an estimated length (`ms_per_char` per character of the text, at least 600 ms) for the
+    /// rest.
+    pub fn estimating(catalog: Option<Arc<Catalog>>, ms_per_char: u64) -> Self {
+        let mut bank = match catalog {
+            Some(c) => PromptBank::new(c),
+            None => PromptBank {
+                catalog: None,
+                prompts: HashMap::new(),
+                fragments: HashMap::new(),
+                beep: Encoded::new(&beep()),
+                estimate_ms_per_char: None,
+            },
+        };
+        bank.estimate_ms_per_char = Some(ms_per_char);
+        bank
+    }
+
     /// The catalog the sounds came from (prompt texts for logs and transcripts).
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    pub fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.as_deref()
     }
 
     /// The beep before a recording.
@@ -82,16 +111,49 @@ impl PromptBank {
         Arc::clone(self.beep.get(law))
     }
 
+    /// How long `text` takes to say, by the estimate (`None` on a bank that does not
+    /// estimate).
+    pub fn estimate_ms(&self, text: &str) -> Option<u64> {
+        let per = self.estimate_ms_per_char?;
+        Some((text.chars().count() as u64 * per).max(MIN_ESTIMATE_MS))
+    }
+
+    fn estimated(&self, f: &Fragment) -> Option<Piece> {
+        let text = self
+            .catalog
+            .as_ref()
+            .map(|c| c.fragment_text(f))
+            .unwrap_or_default();
+        self.estimate_ms(&text).map(|ms| Piece::Silence(ms as usize * 8))
+    }
+
     /// Appends the audio of `f` in `law` to `out`: prompts, spoken values and the beep.
-    pub fn resolve(
+    pub fn resolve(&self, f: &Fragment, law: Law, out: &mut Vec<Piece>) -> Result<(), MissingAudio> {
+        match self.resolve_audio(f, law, out) {
+            Err(MissingAudio::NotPrompt(what)) => Err(MissingAudio::NotPrompt(what)),
+            Err(e) => match self.estimated(f) {
+                Some(p) => {
+                    out.push(p);
+                    Ok(())
+                }
+                None => Err(e),
+            },
+            Ok(()) => Ok(()),
+        }
+    }
+
+    fn resolve_audio(
         &self,
         f: &Fragment,
         law: Law,
-        out: &mut Vec<Arc<[u8]>>,
+        out: &mut Vec<Piece>,
     ) -> Result<(), MissingAudio> {
         match f {
             Fragment::Prompt { id, lang } => {
-                let name = self.catalog.sound_name(*lang, id);
+                let name = self
+                    .catalog
+                    .as_ref()
+                    .map_or(id.as_str(), |c| c.sound_name(*lang, id));
                 let e = self
                     .prompts
                     .get(&(*lang, name.to_string()))
@@ -99,7 +161,7 @@ impl PromptBank {
                         id: id.clone(),
                         lang: lang.code(),
                     })?;
-                out.push(Arc::clone(e.get(law)));
+                out.push(Piece::Audio(Arc::clone(e.get(law))));
             }
             Fragment::Value {
                 style: ivr_dsl::ast::ValueStyle::Text,
@@ -107,6 +169,8 @@ impl PromptBank {
             } => return Err(MissingAudio::NotPrompt("text")),
             Fragment::Value { text, style, lang } => {
                 let spoken = say::say(text, *style, *lang, say::Gender::Masculine);
+                // All or nothing: a value with a missing word is not half spoken.
+                let mut pieces = Vec::with_capacity(spoken.fragments.len());
                 for id in &spoken.fragments {
                     let e = self.fragments.get(&(*lang, id.clone())).ok_or_else(|| {
                         MissingAudio::Fragment {
@@ -114,11 +178,12 @@ impl PromptBank {
                             lang: lang.code(),
                         }
                     })?;
-                    out.push(Arc::clone(e.get(law)));
+                    pieces.push(Piece::Audio(Arc::clone(e.get(law))));
                 }
+                out.append(&mut pieces);
             }
             Fragment::Recording(_) => return Err(MissingAudio::NotPrompt("a recording")),
-            Fragment::Beep => out.push(self.beep(law)),
+            Fragment::Beep => out.push(Piece::Audio(self.beep(law))),
         }
         Ok(())
     }
@@ -149,7 +214,10 @@ mod tests {
             .expect("welcome has audio");
         assert_eq!(one.len(), 1);
         assert!(one[0].len() > 8000, "at least a second of audio");
-        assert!(Arc::ptr_eq(&one[0], &two[0]), "no copy per call");
+        let (Piece::Audio(x), Piece::Audio(y)) = (&one[0], &two[0]) else {
+            panic!("audio")
+        };
+        assert!(Arc::ptr_eq(x, y), "no copy per call");
         let mut a = Vec::new();
         b.resolve(&f, Law::Pcma, &mut a).expect("welcome has audio");
         assert_ne!(a[0], one[0], "A-law differs from μ-law");
@@ -184,5 +252,31 @@ mod tests {
             b.resolve(&rec, Law::Pcmu, &mut out).is_err(),
             "loaded by the runtime"
         );
+    }
+
+    #[test]
+    fn an_estimating_bank_times_what_has_no_audio_by_its_text() {
+        let b = PromptBank::estimating(None, 60);
+        let mut out = Vec::new();
+        let f = Fragment::Prompt {
+            id: "welcome".into(),
+            lang: Lang::En,
+        };
+        b.resolve(&f, Law::Pcmu, &mut out).expect("estimated");
+        assert_eq!(out, vec![Piece::Silence(600 * 8)], "no text: the shortest");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts");
+        let c = Arc::new(Catalog::load(&dir).expect("the shipped prompts load"));
+        let b = PromptBank::estimating(Some(c), 60);
+        out.clear();
+        b.resolve(&f, Law::Pcmu, &mut out).expect("audio");
+        assert!(matches!(out[0], Piece::Audio(_)), "real audio where there is some");
+        out.clear();
+        let missing = Fragment::Prompt {
+            id: "no-such-prompt".into(),
+            lang: Lang::En,
+        };
+        b.resolve(&missing, Law::Pcmu, &mut out).expect("estimated");
+        // "[no-such-prompt]" is 16 characters.
+        assert_eq!(out, vec![Piece::Silence(16 * 60 * 8)]);
     }
 }
