@@ -12,4 +12,3 @@ pub use ivr_dsl as dsl;
 pub mod project;
 pub mod reload;
 pub mod report;
-pub mod settings;

@@ -71,7 +71,7 @@ pub fn compile(src: &ScriptSource) -> Result<(Program, String), Refused> {
 pub fn reload(src: &ScriptSource, services: &Services, why: &str) -> Result<String, Refused> {
     match compile(src) {
         Ok((program, v)) => {
-            let (_, current) = services.script();
+            let current = services.version();
             if *current != *v {
                 services.set_script(Arc::new(program), &v);
                 tracing::info!(version = %v, %why, "script reloaded: new calls use it");

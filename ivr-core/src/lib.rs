@@ -5,8 +5,14 @@ pub mod backend;
 pub mod call;
 pub mod flow;
 pub mod media;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod prompts;
+#[cfg(feature = "runtime")]
+pub mod runtime;
+pub mod sim;
 pub mod sip;
+pub mod softphone;
 pub mod vocab;
 
 pub use ivr_dsl as dsl;

@@ -2,7 +2,7 @@
 //! beep, records what it hears and prints what happened.
 
 use ivr::core::media::g711::Law;
-use ivr::core::runtime::phone::{self, DtmfMode, KeyTiming, PhoneOptions};
+use ivr::core::softphone::{self as phone, DtmfMode, KeyTiming, PhoneOptions};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,6 +136,10 @@ pub fn run(a: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
+    let steps = match phone::parse_steps(&a.keys) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--keys: {e}")),
+    };
     rt.block_on(async move {
         let server: SocketAddr = match tokio::net::lookup_host(&hp).await {
             Ok(mut addrs) => match addrs.next() {
@@ -149,7 +153,7 @@ pub fn run(a: Args) -> ExitCode {
             server,
             bind: a.bind,
             user: a.from.clone(),
-            steps: phone::parse_steps(&a.keys),
+            steps,
             dtmf: match a.dtmf {
                 Dtmf::Rfc4733 => DtmfMode::Rfc4733,
                 Dtmf::Info => DtmfMode::Info,
@@ -170,7 +174,7 @@ pub fn run(a: Args) -> ExitCode {
         for (at, text) in &report.lines {
             println!("{}  {text}", ivr::core::sim::clock(*at));
         }
-        let keys: String = report.keys.iter().map(|(_, k)| *k).collect();
+        let keys: String = report.keys.iter().map(|(_, k)| k.as_char()).collect();
         println!(
             "keys sent: {}; far-end audio heard: {:.1} s; beeps: {}",
             if keys.is_empty() { "none" } else { &keys },

@@ -7,7 +7,7 @@ use ivr::core::dsl::Lang;
 use ivr::core::media::g711::Law;
 use ivr::core::prompts::{Catalog, say};
 use ivr::core::runtime::Server;
-use ivr::core::runtime::phone::{self, DtmfMode, KeyTiming, PhoneOptions, PhoneReport};
+use ivr::core::softphone::{self as phone, DtmfMode, KeyTiming, PhoneOptions, PhoneReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -149,7 +149,10 @@ pub fn run(a: Args) -> ExitCode {
     let mut rc = prepared.runtime;
     rc.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     rc.grace = std::time::Duration::from_secs(2);
-    let bank = Arc::clone(&prepared.services.bank);
+    let bank = Arc::clone(&prepared.services.line().bank);
+    if bank.catalog().is_none() {
+        return fail("the line has no prompt catalog");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,6 +161,9 @@ pub fn run(a: Args) -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     rt.block_on(async move {
+        let Some(catalog) = bank.catalog() else {
+            return fail("the line has no prompt catalog");
+        };
         let server = match Server::start(rc, prepared.services).await {
             Ok(s) => s,
             Err(e) => return fail(e),
@@ -173,7 +179,7 @@ pub fn run(a: Args) -> ExitCode {
             server: addr,
             bind: addr.ip(),
             user: user.to_string(),
-            steps: phone::parse_steps(&steps),
+            steps: phone::parse_steps(&steps).unwrap_or_default(),
             dtmf: DtmfMode::Rfc4733,
             timing: KeyTiming::Pause(1000),
             say: Some(Arc::clone(&voice)),
@@ -201,7 +207,7 @@ pub fn run(a: Args) -> ExitCode {
             "Call 1 (Arabic): a new complaint",
             &one,
             &cdr1,
-            bank.catalog(),
+            catalog,
         );
         let ticket = cdr1["backend"]
             .as_array()
@@ -231,7 +237,7 @@ pub fn run(a: Args) -> ExitCode {
             "Call 2 (English): tracking the ticket",
             &two,
             &cdr2,
-            bank.catalog(),
+            catalog,
         );
         let status = cdr2["backend"]
             .as_array()

@@ -1,10 +1,8 @@
 //! `ivr serve`: answer SIP calls with a script until SIGINT or SIGTERM.
 
 use super::LangArg;
-use ivr::core::backend::ops::Operations;
-use ivr::core::prompts::Catalog;
-use ivr::core::runtime::bank::PromptBank;
 use ivr::core::runtime::{Server, Services};
+use ivr::project::Project;
 use ivr::reload::ScriptSource;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -51,15 +49,16 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 
 /// What a server needs, read from a script's project.
 pub struct Prepared {
-    /// Sockets, limits, media, data folder.
+    /// Sockets, limits, data folder.
     pub runtime: ivr::core::runtime::RuntimeConfig,
-    /// Script, prompts, backend, destinations.
+    /// The line, the backend, text-to-speech.
     pub services: Arc<Services>,
     /// Where the script came from (for reloads).
     pub source: ScriptSource,
 }
 
-/// Compiles `flow` and loads its project's settings, prompts and complaint store (in `data`).
+/// Compiles `flow` and builds what its project serves (store, prompts, notifications) with
+/// its data in `data`.
 pub fn prepare(
     flow: &std::path::Path,
     config: Option<&std::path::Path>,
@@ -67,81 +66,19 @@ pub fn prepare(
     data: &std::path::Path,
     lang: Option<LangArg>,
 ) -> Result<Prepared, ExitCode> {
-    let settings = ivr::settings::serve_settings(flow, config).map_err(|e| fail(2, e))?;
-    let prompts = prompts
-        .map(std::path::Path::to_path_buf)
-        .or(settings.prompts.clone());
+    let project = Project::load(flow, config, prompts).map_err(|e| fail(2, e))?;
     let source = ScriptSource {
         flow: flow.to_path_buf(),
         config: config.map(std::path::Path::to_path_buf),
-        prompts: prompts.clone(),
+        prompts: project.prompts_dir().map(std::path::Path::to_path_buf),
     };
     let (program, version) = ivr::reload::compile(&source).map_err(|e| fail(1, e))?;
-    let mut call_config = ivr::project::call_config(flow, config).map_err(|e| fail(2, e))?;
-    if let Some(l) = lang {
-        call_config.default_language = l.into();
-    }
-    let Some(prompt_dir) = prompts else {
-        return Err(fail(
-            2,
-            "no prompt folder: give --prompts or put prompts/ beside the script",
-        ));
-    };
-    let catalog = Catalog::load(&prompt_dir).map_err(|e| fail(2, e))?;
-    let store = Arc::new(super::tickets::open(data)?);
-    let mut backend: Arc<dyn ivr::core::backend::ComplaintBackend> = match settings.open311.clone()
-    {
-        Some(cfg) => Arc::new(ivr::core::backend::open311::Open311Backend::start(
-            Arc::clone(&store),
-            cfg,
-        )),
-        None => store.clone(),
-    };
-    if let Some(n) = settings.notify.clone() {
-        use ivr::core::backend::notify;
-        let templates = notify::Templates::load(&prompt_dir).map_err(|e| fail(2, e))?;
-        let notifier: Arc<dyn notify::Notifier> = match n.target {
-            ivr::settings::NotifyTarget::Webhook { url, timeout } => {
-                Arc::new(notify::WebhookNotifier::new(&url, timeout))
-            }
-            ivr::settings::NotifyTarget::File(p) => {
-                Arc::new(notify::FileNotifier::new(&data.join(p)))
-            }
-        };
-        let sender = Arc::new(notify::Notifications::start(
-            Arc::clone(&store),
-            notifier,
-            std::time::Duration::from_secs(5),
-            n.staff,
-        ));
-        backend = Arc::new(notify::NotifyingBackend::new(
-            backend,
-            Arc::clone(&store),
-            Arc::new(templates),
-            n.staff,
-            sender,
-        ));
-    }
-    let mut runtime = settings.runtime;
-    runtime.data = data.to_path_buf();
-    let mut services = Services::new(
-        Arc::new(program),
-        &version,
-        Arc::new(call_config),
-        Arc::new(PromptBank::new(Arc::new(catalog))),
-        Arc::new(Operations::new(backend)),
-        settings.transfer,
-    );
-    if let Some(program) = settings.tts.clone() {
-        services.tts = Some(Arc::new(ivr::core::prompts::audio::EspeakNg {
-            program,
-            ..Default::default()
-        }));
-    }
-    let services = Arc::new(services);
+    let built = project
+        .build(Arc::new(program), &version, data, lang.map(Into::into))
+        .map_err(|e| fail(2, e))?;
     Ok(Prepared {
-        runtime,
-        services,
+        runtime: built.runtime,
+        services: built.services,
         source,
     })
 }
@@ -187,7 +124,7 @@ pub fn run(a: Args) -> ExitCode {
         };
         let metrics_task = match a.metrics {
             Some(addr) => {
-                match ivr::core::runtime::metrics::serve(
+                match ivr::core::metrics::serve(
                     addr,
                     Arc::clone(&services_for_reload.metrics),
                 )

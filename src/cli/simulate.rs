@@ -4,6 +4,7 @@ use super::LangArg;
 use ivr::core::flow::{Defaults, Program};
 use ivr::core::prompts::Catalog;
 use ivr::core::sim::{self, CallerStep, CannedBackend, Transcript};
+use ivr::project::Project;
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -82,7 +83,14 @@ pub fn run(a: Args) -> ExitCode {
         Ok(b) => b,
         Err(c) => return c,
     };
-    let env = match ivr::project::environment(&a.flow, a.prompts.as_deref(), a.config.as_deref()) {
+    let project = match Project::load(&a.flow, a.config.as_deref(), a.prompts.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ivr: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = match project.environment() {
         Ok(e) => e,
         Err(e) => {
             eprintln!("ivr: {e}");
@@ -96,15 +104,9 @@ pub fn run(a: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut config = match ivr::project::call_config(&a.flow, a.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("ivr: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut flow = project.flow_config();
     if let Some(l) = a.lang {
-        config.default_language = l.into();
+        flow.default_language = l.into();
     }
     let catalog = match env
         .prompts
@@ -112,7 +114,7 @@ pub fn run(a: Args) -> ExitCode {
         .map(|c| Catalog::load(&c.dir))
         .transpose()
     {
-        Ok(c) => c,
+        Ok(c) => c.map(Arc::new),
         Err(e) => {
             eprintln!("ivr: {e}");
             return ExitCode::from(2);
@@ -130,10 +132,18 @@ pub fn run(a: Args) -> ExitCode {
     };
     let opts = sim::SimOptions {
         at,
+        call_id: format!("sim-{}", jiff::Timestamp::now().as_nanosecond()),
         caller: a.caller.clone(),
         auto_speak_ms: Some(3_000),
         ..Default::default()
     };
+    let line = sim::line(
+        program,
+        Arc::new(flow),
+        Arc::new(project.call_config()),
+        catalog,
+        opts.ms_per_char,
+    );
     let mut canned = CannedBackend::new(100_001);
     let store = match &a.data {
         Some(dir) => match super::tickets::open(dir) {
@@ -142,28 +152,16 @@ pub fn run(a: Args) -> ExitCode {
         },
         None => None,
     };
-    let mut stored = store.as_ref().map(|s| ivr::core::sim::StoreBackend {
-        store: s,
-        call_id: format!("sim-{}", jiff::Timestamp::now().as_nanosecond()),
-        caller: a.caller.clone(),
-        language: config.default_language.code().into(),
-        at,
-    });
+    let mut stored = store
+        .as_ref()
+        .map(|s| ivr::core::sim::StoreBackend { store: s });
     let backend: &mut dyn ivr::core::sim::SimBackend = match stored.as_mut() {
         Some(s) => s,
         None => &mut canned,
     };
-    let config = Arc::new(config);
     let t = if a.interactive {
         let mut term = Terminal { shown: 0 };
-        let t = sim::simulate(
-            &program,
-            &config,
-            catalog.as_ref(),
-            &mut term,
-            backend,
-            &opts,
-        );
+        let t = sim::simulate(&line, &mut term, backend, &opts);
         let rest = &t.lines[term.shown.min(t.lines.len())..];
         for l in rest {
             println!("{}  {}", sim::clock(l.at), l.text);
@@ -175,14 +173,7 @@ pub fn run(a: Args) -> ExitCode {
             .split_whitespace()
             .map(|k| CallerStep::Press(k.to_string()))
             .collect();
-        let t = sim::simulate(
-            &program,
-            &config,
-            catalog.as_ref(),
-            &mut steps,
-            backend,
-            &opts,
-        );
+        let t = sim::simulate(&line, &mut steps, backend, &opts);
         print!("{}", t.render());
         t
     };

@@ -1,7 +1,10 @@
 //! `ivr test`: run scenario files against scripts in virtual time.
 
+use ivr::core::call::Line;
 use ivr::core::flow::{Defaults, Program};
 use ivr::core::prompts::Catalog;
+use ivr::core::prompts::bank::PromptBank;
+use ivr::project::Project;
 use ivr::core::sim::{self, scenario::Scenario};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +54,7 @@ pub fn run(a: Args) -> ExitCode {
     }
     let (mut passed, mut failed) = (0, 0);
     let mut programs: BTreeMap<PathBuf, Compiled> = BTreeMap::new();
+    let mut banks = BTreeMap::new();
     for f in &files {
         let sc = match Scenario::load(f) {
             Ok(s) => s,
@@ -68,7 +72,7 @@ pub fn run(a: Args) -> ExitCode {
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default()
             );
-            match run_one(&sc, flow, &mut programs, a.verbose) {
+            match run_one(&sc, flow, &mut programs, &mut banks, a.verbose) {
                 Ok(problems) if problems.is_empty() => {
                     println!("PASS {label}");
                     passed += 1;
@@ -124,10 +128,11 @@ fn run_one(
     sc: &Scenario,
     flow: &Path,
     programs: &mut BTreeMap<PathBuf, Compiled>,
+    banks: &mut BTreeMap<Option<PathBuf>, Arc<PromptBank>>,
     verbose: bool,
 ) -> Result<Vec<String>, String> {
-    let env =
-        ivr::project::environment(flow, sc.prompts.as_deref(), None).map_err(|e| e.to_string())?;
+    let project = Project::load(flow, None, sc.prompts.as_deref()).map_err(|e| e.to_string())?;
+    let env = project.environment().map_err(|e| e.to_string())?;
     let key = std::fs::canonicalize(flow).unwrap_or_else(|_| flow.to_path_buf());
     if !programs.contains_key(&key) {
         let bytes = ivr::project::read_script(flow)
@@ -144,28 +149,40 @@ fn run_one(
         );
     }
     let compiled = programs.get_mut(&key).ok_or("compiled program missing")?;
-    let mut config = ivr::project::call_config(flow, None).map_err(|e| e.to_string())?;
+    let mut flow_config = project.flow_config();
     if let Some(l) = sc.lang {
-        config.default_language = l;
+        flow_config.default_language = l;
     }
-    let catalog = env
-        .prompts
-        .as_ref()
-        .map(|c| Catalog::load(&c.dir))
-        .transpose()
-        .map_err(|e| e.to_string())?;
     let mut opts = sc.options.clone();
     opts.coverage = true;
+    // The prompt audio is encoded once per prompt folder, not once per scenario.
+    let dir = env.prompts.as_ref().map(|c| c.dir.clone());
+    let bank = match banks.get(&dir) {
+        Some(b) => Arc::clone(b),
+        None => {
+            let catalog = dir
+                .as_ref()
+                .map(|d| Catalog::load(d))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let b = Arc::new(PromptBank::estimating(
+                catalog.map(Arc::new),
+                opts.ms_per_char,
+            ));
+            banks.insert(dir, Arc::clone(&b));
+            b
+        }
+    };
+    let line = Line {
+        program: Arc::clone(&compiled.program),
+        version: Arc::from("test"),
+        flow: Arc::new(flow_config),
+        config: Arc::new(project.call_config()),
+        bank,
+    };
     let mut backend = sc.backend.clone();
     let mut caller = sc.caller();
-    let t = sim::simulate(
-        &compiled.program,
-        &Arc::new(config),
-        catalog.as_ref(),
-        &mut caller,
-        &mut backend,
-        &opts,
-    );
+    let t = sim::simulate(&line, &mut caller, &mut backend, &opts);
     for (i, ran) in t.executed.iter().enumerate() {
         if *ran && let Some(c) = compiled.executed.get_mut(i) {
             *c = true;

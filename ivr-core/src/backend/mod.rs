@@ -1,10 +1,14 @@
 //! Complaint capture: the pluggable [`ComplaintBackend`] boundary, ticket numbers, and the
 //! embedded SQLite store that is the default.
 
+#[cfg(feature = "sqlite")]
 pub mod notify;
+#[cfg(feature = "open311")]
 pub mod open311;
 pub mod ops;
+#[cfg(feature = "sqlite")]
 pub mod outbox;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod ticket;
 

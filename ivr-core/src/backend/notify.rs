@@ -74,12 +74,14 @@ impl Notifier for FileNotifier {
 
 /// POSTs each notice as JSON to a URL (an SMS gateway or a staff chat hook); any 2xx is
 /// success, anything else is retried.
+#[cfg(feature = "http")]
 #[derive(Debug)]
 pub struct WebhookNotifier {
     url: String,
     agent: ureq::Agent,
 }
 
+#[cfg(feature = "http")]
 impl WebhookNotifier {
     /// Notices go to `url`, each request limited to `timeout`.
     pub fn new(url: &str, timeout: Duration) -> Self {
@@ -95,6 +97,7 @@ impl WebhookNotifier {
     }
 }
 
+#[cfg(feature = "http")]
 impl Notifier for WebhookNotifier {
     fn deliver(&self, n: &Notice) -> Result<(), String> {
         let body = serde_json::to_string(n).map_err(|e| e.to_string())?;

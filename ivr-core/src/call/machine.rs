@@ -630,6 +630,7 @@ impl Call {
         self.phase = Phase::Finished;
         self.timers = Timers::default();
         let ended_at = self.wall(now).to_string();
+        let duration_ms = self.since_answer(now);
         let r = &mut self.record;
         let hangup_by = self.hangup_by.unwrap_or(if self.answered.is_some() {
             HangupBy::Caller
@@ -652,6 +653,7 @@ impl Call {
             }
         }
         r.ended_at = ended_at;
+        r.duration_ms = duration_ms;
         if let Some(m) = self.media.as_ref() {
             let st = m.stats();
             r.media = Some(MediaRecord {
@@ -719,6 +721,12 @@ impl Call {
         let p = self.backend.remove(i);
         self.timers.cancel(Timer::Backend(id));
         let ms = now.since(p.sent);
+        let op = self
+            .record
+            .backend
+            .get(p.index)
+            .map(|b| b.op.clone())
+            .unwrap_or_default();
         if let Some(b) = self.record.backend.get_mut(p.index) {
             b.ms = ms;
             (b.result, b.detail) = match &result {
@@ -729,6 +737,7 @@ impl Call {
         }
         self.emit(CallEvent::BackendAnswered {
             id,
+            op,
             result: result.clone(),
             ms,
         });

@@ -220,6 +220,8 @@ pub enum CallEvent {
         max_ms: u64,
         /// Trailing silence that ends it.
         silence_ms: u64,
+        /// The key that ends it.
+        finish_key: Option<Key>,
     },
     /// The recorder listens now (after the beep).
     RecordingStarted,
@@ -241,6 +243,8 @@ pub enum CallEvent {
     BackendAnswered {
         /// Its id.
         id: u64,
+        /// The operation.
+        op: String,
         /// The result.
         result: BackendResult,
         /// How long it took.

@@ -161,6 +161,7 @@ impl Model {
         if let Some(r) = self.rec
             && r.finish_key == Some(d.key)
         {
+            self.events.push_back(MediaEvent::FinishKey(d));
             self.end_recording_at(now, Ended::Key);
             return;
         }

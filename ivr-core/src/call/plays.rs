@@ -239,6 +239,7 @@ impl Call {
             beep,
             max_ms,
             silence_ms,
+            finish_key,
         });
         let Some(law) = self.media.as_ref().map(super::media::Media::law) else {
             self.flow.handle_input(
@@ -356,20 +357,27 @@ impl Call {
         );
     }
 
+    /// A key into the record and the events (the recording's finish key too, which goes to
+    /// the recorder rather than the flow).
+    fn note_key(&mut self, d: &crate::media::dtmf::Digit) {
+        let at_ms = d.at.since(self.answered.unwrap_or(d.at));
+        self.record.digits.push(DigitRecord {
+            key: d.key,
+            method: d.method,
+            at_ms,
+        });
+        self.emit(CallEvent::Key {
+            key: d.key,
+            method: d.method,
+        });
+    }
+
     /// One event of the media.
     pub(super) fn on_media(&mut self, e: MediaEvent, now: Time) {
         match e {
+            MediaEvent::FinishKey(d) => self.note_key(&d),
             MediaEvent::Digit(d) => {
-                let at_ms = d.at.since(self.answered.unwrap_or(d.at));
-                self.record.digits.push(DigitRecord {
-                    key: d.key,
-                    method: d.method,
-                    at_ms,
-                });
-                self.emit(CallEvent::Key {
-                    key: d.key,
-                    method: d.method,
-                });
+                self.note_key(&d);
                 self.flow.handle_input(
                     flow::Input::Digit {
                         key: d.key,

@@ -109,6 +109,8 @@ pub struct Cdr {
     pub answered_at: Option<String>,
     /// When the call ended.
     pub ended_at: String,
+    /// Milliseconds from the answer to the end (0 when never answered).
+    pub duration_ms: u64,
     /// The flow's outcome (`hangup`, `transfer`, `caller_hangup`, `max_duration`, `error`), or
     /// what ended the call around the flow (`cancelled`, `rejected_CODE`, `ack_timeout`,
     /// `shutdown`, `rtp_timeout`).

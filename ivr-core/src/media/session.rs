@@ -99,6 +99,8 @@ pub enum MediaEvent {
     Played(Played),
     /// Recorded audio to keep, in order (8 kHz linear).
     RecordAudio(Vec<i16>),
+    /// The recording's finish key was pressed (the recording's end follows).
+    FinishKey(Digit),
     /// The recording ended; all its audio has been handed out before this.
     RecordingEnded(Recorded),
     /// An INFO body that carried no key.
@@ -325,6 +327,7 @@ impl MediaSession {
             && let Some(r) = self.recorder.as_mut()
             && r.finish_key().is_some()
         {
+            self.out_events.push_back(MediaEvent::FinishKey(d));
             self.end_recording();
             return;
         }

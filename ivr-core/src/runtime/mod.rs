@@ -1,45 +1,41 @@
 //! The tokio shell around the sans-IO machines (DESIGN.md): the only part of the engine that
-//! touches sockets, files, tasks and the clock.
+//! touches sockets, files, tasks and the clock. It holds no call logic.
 //!
 //! - One SIP task owns the [`crate::sip::endpoint::Endpoint`], the UDP socket and the TCP
-//!   listener (a reader task per TCP connection frames messages and hands them over). It
-//!   answers each offered call, binds an RTP port for it and starts the call's task.
-//! - One task per call owns the call's [`crate::media::session::MediaSession`], its flow
-//!   [`crate::flow::Call`] and its RTP socket, and sleeps until the earliest of their
-//!   deadlines: one timer per call, whatever the machines have pending. Prompt audio is
-//!   encoded once at load ([`bank::PromptBank`]); a packet's buffer is reused, never
-//!   allocated per packet.
-//! - Backend requests run as tasks of their own and come back to the call as inputs, with a
-//!   time limit. Recordings are written by a writer thread, never on the media path.
-//! - When a call ends its record is appended to `DATA/cdr.jsonl` ([`cdr`]).
+//!   listener (a reader task per TCP connection frames messages and hands them over). For
+//!   each offered call it leases an RTP port, makes the call's [`crate::call::Call`] machine
+//!   and starts the call's task; it carries out the SIP commands calls hand out.
+//! - One task per call owns the call machine and its RTP socket and sleeps until the
+//!   machine's next deadline (one timer per call). It sends the machine's packets, performs
+//!   its backend requests and blocking work off the task (`spawn_blocking`), writes its
+//!   recordings through a writer thread each, and when the machine hands out the call record
+//!   appends it to `DATA/cdr.jsonl` ([`cdr_log`]).
 //!
 //! [`Server::shutdown`] stops taking calls (503), lets calls in progress run for the grace
-//! period, then sends BYE to what is left.
+//! period, then sends BYE to what is left. [`Server::events`] tells subscribers what happens
+//! in every call.
 
-pub mod bank;
-mod call;
-pub mod cdr;
-pub mod metrics;
-pub mod phone;
+mod call_task;
+pub mod cdr_log;
+mod control;
 pub mod ports;
 mod sip_task;
+mod work;
 
 use crate::backend::ops::Operations;
-use crate::flow::{CallConfig, Program, Time};
+use crate::call::{CallEvent, Cdr, Line};
 use crate::media::g711::Law;
-use crate::media::record::RecordConfig;
-use crate::media::session::Inband;
 use crate::sip::endpoint::{EndpointConfig, private_networks};
-use bank::PromptBank;
-use std::collections::BTreeMap;
+use crate::vocab::{Fault, Time};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// Why the server could not start.
+/// Why the server could not start (always this machine's doing: [`Fault::Local`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// A socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
@@ -62,7 +58,15 @@ pub enum RuntimeError {
     Config(String),
 }
 
-/// Runtime settings (`ivr.yaml`'s `sip`, `rtp` and `limits`, and the command line).
+impl RuntimeError {
+    /// Who is at fault: this machine (its configuration, sockets or disk).
+    pub fn fault(&self) -> Fault {
+        Fault::Local
+    }
+}
+
+/// Server settings (`ivr.yaml`'s `sip` and `limits`, and the command line). What each call
+/// does is in the line's [`crate::call::CallConfig`].
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// Where SIP listens (UDP and TCP on the same port; port 0 picks one).
@@ -74,10 +78,6 @@ pub struct RuntimeConfig {
     pub rtp_ports: (u16, u16),
     /// Codec preference.
     pub prefer: Vec<Law>,
-    /// In-band key detection.
-    pub inband: Inband,
-    /// Ring (180) this long before answering; zero answers at once.
-    pub answer_after: Duration,
     /// Most calls at once (more get 503).
     pub max_calls: usize,
     /// Seconds a refused caller should wait (Retry-After).
@@ -86,14 +86,8 @@ pub struct RuntimeConfig {
     pub allow: Vec<ipnet::IpNet>,
     /// How long calls in progress may go on after shutdown begins.
     pub grace: Duration,
-    /// A backend request taking longer fails.
-    pub backend_timeout: Duration,
     /// Recordings and call records.
     pub data: PathBuf,
-    /// Recording limits the script does not set (initial silence, speech level).
-    pub record: RecordConfig,
-    /// Jitter buffer depth in frames.
-    pub jitter_frames: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -103,87 +97,113 @@ impl Default for RuntimeConfig {
             public: None,
             rtp_ports: (20_000, 29_999),
             prefer: vec![Law::Pcmu, Law::Pcma],
-            inband: Inband::Auto,
-            answer_after: Duration::ZERO,
             max_calls: 5_000,
             retry_after: 5,
             allow: private_networks(),
             grace: Duration::from_secs(30),
-            backend_timeout: Duration::from_secs(10),
             data: PathBuf::from("ivr-data"),
-            record: RecordConfig::default(),
-            jitter_frames: 3,
         }
     }
 }
 
-/// What every call shares: the script, its settings, prompt audio and the backend.
+/// Text-to-speech the runtime can run off the call's task.
+pub type SharedTts = Arc<dyn crate::prompts::audio::Tts + Send + Sync>;
+
+/// What every call shares: the line (script, settings, prompt audio), the backend, text to
+/// speech and the metrics.
 pub struct Services {
-    /// The script new calls run, and its version (what the call records name).
-    script: RwLock<(Arc<Program>, Arc<str>)>,
-    /// Settings of every call.
-    pub call_config: Arc<CallConfig>,
-    /// Prompt audio.
-    pub bank: Arc<PromptBank>,
+    /// The line new calls run (the script is swapped by [`Services::set_script`]).
+    line: RwLock<Line>,
     /// Backend operations.
     pub ops: Arc<Operations>,
-    /// Transfer destinations: the name a script uses → SIP URI.
-    pub transfer: BTreeMap<String, String>,
     /// Operating metrics (Prometheus).
-    pub metrics: Arc<metrics::Metrics>,
-    /// Text-to-speech for values said `as text` (a staff note); `None`: such values are
-    /// skipped with a warning.
-    pub tts: Option<Arc<dyn crate::prompts::audio::Tts + Send + Sync>>,
+    #[cfg(feature = "metrics")]
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Text-to-speech for values said `as text` (a staff note).
+    tts: Option<SharedTts>,
+    events: broadcast::Sender<ServerEvent>,
 }
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")
-            .field("bank", &self.bank)
-            .field("transfer", &self.transfer)
+            .field("ops", &self.ops)
             .finish_non_exhaustive()
     }
 }
 
+/// How many events a slow [`Server::events`] subscriber may fall behind before it misses
+/// some (it then gets `RecvError::Lagged`).
+const EVENT_BACKLOG: usize = 4096;
+
 impl Services {
-    /// Services running `program` (its `version` goes into call records: a content hash).
-    pub fn new(
-        program: Arc<Program>,
-        version: &str,
-        call_config: Arc<CallConfig>,
-        bank: Arc<PromptBank>,
-        ops: Arc<Operations>,
-        transfer: BTreeMap<String, String>,
-    ) -> Self {
+    /// Services for `line`, backed by `ops`; `tts` speaks values said `as text` (without
+    /// it they are skipped, with a warning).
+    pub fn new(mut line: Line, ops: Arc<Operations>, tts: Option<SharedTts>) -> Self {
+        if line.config.tts != tts.is_some() {
+            let mut c = (*line.config).clone();
+            c.tts = tts.is_some();
+            line.config = Arc::new(c);
+        }
         Services {
-            script: RwLock::new((program, Arc::from(version))),
-            call_config,
-            bank,
+            line: RwLock::new(line),
             ops,
-            transfer,
-            metrics: Arc::new(metrics::Metrics::new()),
-            tts: None,
+            #[cfg(feature = "metrics")]
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            tts,
+            events: broadcast::channel(EVENT_BACKLOG).0,
         }
     }
 
-    /// The script new calls run, with its version.
-    pub fn script(&self) -> (Arc<Program>, Arc<str>) {
-        let g = match self.script.read() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        (Arc::clone(&g.0), Arc::clone(&g.1))
+    /// The line new calls run.
+    pub fn line(&self) -> Line {
+        match self.line.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Replaces the script for calls that start from now on; calls in progress keep theirs
-    /// (hot reload).
-    pub fn set_script(&self, p: Arc<Program>, version: &str) {
-        let mut g = match self.script.write() {
+    /// (hot reload). `version` goes into their call records.
+    pub fn set_script(&self, program: Arc<crate::flow::Program>, version: &str) {
+        let mut g = match self.line.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        *g = (p, Arc::from(version));
+        g.program = program;
+        g.version = Arc::from(version);
     }
+
+    /// The version of the script new calls run.
+    pub fn version(&self) -> Arc<str> {
+        self.line().version
+    }
+
+    /// Tells every subscriber, if there are any.
+    pub(crate) fn publish(&self, e: impl FnOnce() -> ServerEvent) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(e());
+        }
+    }
+
+    pub(crate) fn tts(&self) -> Option<&SharedTts> {
+        self.tts.as_ref()
+    }
+}
+
+/// What [`Server::events`] subscribers hear.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// Something happened in a call.
+    Call {
+        /// The call's SIP Call-ID.
+        call_id: Arc<str>,
+        /// What.
+        event: CallEvent,
+    },
+    /// A call ended: its record (also appended to `DATA/cdr.jsonl`).
+    Ended(Arc<Cdr>),
 }
 
 /// Milliseconds since the server started: the `now` every machine is given.
@@ -193,7 +213,7 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Clock {
             base: tokio::time::Instant::now(),
         }
@@ -217,7 +237,7 @@ pub struct Summary {
     pub refused: u64,
     /// Calls still up at the end of the grace period, ended with BYE.
     pub cut_off: u64,
-    /// Media ticks run (one per packet time per call).
+    /// Media ticks run (one per wake-up of a call's media).
     pub ticks: u64,
     /// Ticks run more than one packet time after their deadline (the machine was
     /// overloaded: audio went out in a burst).
@@ -226,36 +246,41 @@ pub struct Summary {
     pub max_lateness_ms: u64,
 }
 
-/// Counters every call task adds to.
+/// Counters every call adds to when it ends.
 #[derive(Debug, Default)]
 pub(crate) struct Load {
-    pub(crate) ticks: std::sync::atomic::AtomicU64,
-    pub(crate) late_ticks: std::sync::atomic::AtomicU64,
-    pub(crate) max_lateness_ms: std::sync::atomic::AtomicU64,
+    ticks: std::sync::atomic::AtomicU64,
+    late_ticks: std::sync::atomic::AtomicU64,
+    max_lateness_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Load {
-    /// A media wake-up `late_ms` after its deadline.
-    pub(crate) fn tick(&self, late_ms: u64, ptime_ms: u64) {
+    /// A call's media counters.
+    pub(crate) fn add(&self, m: &crate::call::record::MediaRecord) {
         use std::sync::atomic::Ordering::Relaxed;
-        self.ticks.fetch_add(1, Relaxed);
-        if late_ms > ptime_ms {
-            self.late_ticks.fetch_add(1, Relaxed);
-        }
-        self.max_lateness_ms.fetch_max(late_ms, Relaxed);
+        self.ticks.fetch_add(m.ticks, Relaxed);
+        self.late_ticks.fetch_add(m.late_ticks, Relaxed);
+        self.max_lateness_ms.fetch_max(m.max_late_ms, Relaxed);
+    }
+
+    fn fill(&self, s: &mut Summary) {
+        use std::sync::atomic::Ordering::Relaxed;
+        s.ticks = self.ticks.load(Relaxed);
+        s.late_ticks = self.late_ticks.load(Relaxed);
+        s.max_lateness_ms = self.max_lateness_ms.load(Relaxed);
     }
 }
 
 /// Stops a server from another task (see [`Server::shutdown`]).
 #[derive(Clone, Debug)]
 pub struct StopHandle {
-    stop: mpsc::UnboundedSender<sip_task::Control>,
+    stop: mpsc::UnboundedSender<control::Control>,
 }
 
 impl StopHandle {
     /// Same as [`Server::shutdown`].
     pub fn shutdown(&self) {
-        let _ = self.stop.send(sip_task::Control::Shutdown);
+        let _ = self.stop.send(control::Control::Shutdown);
     }
 }
 
@@ -264,8 +289,9 @@ impl StopHandle {
 pub struct Server {
     local: SocketAddr,
     cdr: PathBuf,
-    stop: mpsc::UnboundedSender<sip_task::Control>,
+    stop: mpsc::UnboundedSender<control::Control>,
     done: oneshot::Receiver<Summary>,
+    services: Arc<Services>,
 }
 
 impl Server {
@@ -280,7 +306,7 @@ impl Server {
         };
         std::fs::create_dir_all(cfg.data.join("recordings")).map_err(data(&cfg.data))?;
         let cdr_path = cfg.data.join("cdr.jsonl");
-        let cdr = Arc::new(cdr::CdrLog::open(&cdr_path).map_err(data(&cdr_path))?);
+        let cdr = Arc::new(cdr_log::CdrLog::open(&cdr_path).map_err(data(&cdr_path))?);
         let bind = |addr| move |source| RuntimeError::Bind { addr, source };
         let udp = tokio::net::UdpSocket::bind(cfg.listen)
             .await
@@ -312,16 +338,16 @@ impl Server {
         };
         let (stop, control) = mpsc::unbounded_channel();
         let (done_tx, done) = oneshot::channel();
-        let reactor = sip_task::Reactor::new(
+        let reactor = sip_task::SipTask::new(sip_task::Parts {
             cfg,
             endpoint,
-            services,
+            services: Arc::clone(&services),
             cdr,
             udp,
             tcp,
-            stop.clone(),
+            control_tx: stop.clone(),
             control,
-        );
+        });
         tokio::spawn(async move {
             let summary = reactor.run().await;
             let _ = done_tx.send(summary);
@@ -332,6 +358,7 @@ impl Server {
             cdr: cdr_path,
             stop,
             done,
+            services,
         })
     }
 
@@ -345,10 +372,17 @@ impl Server {
         &self.cdr
     }
 
+    /// What happens in every call from now on: call events as they happen, and each call's
+    /// record when it ends. A subscriber that falls more than a few thousand events behind
+    /// misses the oldest (`RecvError::Lagged`); the call records are in `cdr.jsonl` anyway.
+    pub fn events(&self) -> broadcast::Receiver<ServerEvent> {
+        self.services.events.subscribe()
+    }
+
     /// Begins a graceful shutdown: new calls get 503, calls in progress have the grace
     /// period, then get BYE. A second call ends every call at once.
     pub fn shutdown(&self) {
-        let _ = self.stop.send(sip_task::Control::Shutdown);
+        let _ = self.stop.send(control::Control::Shutdown);
     }
 
     /// A handle that can begin (or hurry) the shutdown from elsewhere.

@@ -1,47 +1,39 @@
 //! The SIP task: one endpoint, the UDP socket, the TCP listener and its connections, and the
-//! calls' event channels.
+//! calls' event channels. It makes each offered call's machine and task, and carries out the
+//! SIP commands the calls hand out.
 
-use super::call::{self, CallStart};
-use super::cdr::{Cdr, CdrLog};
+use super::call_task::{self, CallTask};
+use super::cdr_log::CdrLog;
+use super::control::Control;
 use super::ports::PortPool;
-use super::{Clock, RuntimeConfig, Services, Summary};
-use crate::flow::Time;
+use super::{Clock, Load, RuntimeConfig, Services, Summary};
+use crate::call::{Call, CallSetup, MediaPlan};
 use crate::sip::codec::{Framed, Framer};
-use crate::sip::endpoint::{CallRef, EndReason, Endpoint, EndpointConfig, Event, Output};
-use std::collections::{HashMap, VecDeque};
+use crate::sip::endpoint::{CallRef, Command, Endpoint, EndpointConfig, Event, Output};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-/// What reaches the SIP task from elsewhere.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// A framed message from a TCP connection.
-    Stream { from: SocketAddr, bytes: Vec<u8> },
-    /// A TCP connection opened; responses to `from` go to `tx`.
-    Opened {
-        from: SocketAddr,
-        tx: mpsc::UnboundedSender<Arc<[u8]>>,
-    },
-    /// A TCP connection closed.
-    Closed { from: SocketAddr },
-    /// A call's flow hung up.
-    Hangup(CallRef),
-    /// A call's flow transfers the caller to a SIP URI.
-    Transfer(CallRef, String),
-    /// A call's task ended.
-    TaskDone(CallRef),
-    /// Begin (or, the second time, finish) a graceful shutdown.
-    Shutdown,
-}
-
 /// How long BYEs sent at the end of the grace period may wait for their answers before the
 /// server stops anyway.
 const LINGER_MS: u64 = 2_000;
 
-pub(crate) struct Reactor {
+/// What the SIP task is made of.
+pub(super) struct Parts {
+    pub(super) cfg: RuntimeConfig,
+    pub(super) endpoint: EndpointConfig,
+    pub(super) services: Arc<Services>,
+    pub(super) cdr: Arc<CdrLog>,
+    pub(super) udp: UdpSocket,
+    pub(super) tcp: TcpListener,
+    pub(super) control_tx: mpsc::UnboundedSender<Control>,
+    pub(super) control: mpsc::UnboundedReceiver<Control>,
+}
+
+pub(super) struct SipTask {
     cfg: RuntimeConfig,
     ep: Endpoint,
     services: Arc<Services>,
@@ -55,63 +47,40 @@ pub(crate) struct Reactor {
     control_tx: mpsc::UnboundedSender<Control>,
     control: mpsc::UnboundedReceiver<Control>,
     clock: Clock,
-    draining: Option<crate::flow::Time>,
+    draining: Option<crate::vocab::Time>,
     /// The grace period is over and every call was sent BYE.
     cut: bool,
     summary: Summary,
-    load: Arc<super::Load>,
-    /// Calls ringing until their answer time (the answer delay is the same for all, so the
-    /// queue is in deadline order).
-    ringing: VecDeque<(Time, Offer)>,
+    load: Arc<Load>,
 }
 
-/// A call waiting to be answered.
-struct Offer {
-    call: CallRef,
-    call_id: String,
-    from: String,
-    to: String,
-    started_at: jiff::Timestamp,
-}
-
-impl Reactor {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        cfg: RuntimeConfig,
-        endpoint: EndpointConfig,
-        services: Arc<Services>,
-        cdr: Arc<CdrLog>,
-        udp: UdpSocket,
-        tcp: TcpListener,
-        control_tx: mpsc::UnboundedSender<Control>,
-        control: mpsc::UnboundedReceiver<Control>,
-    ) -> Self {
+impl SipTask {
+    pub(super) fn new(p: Parts) -> Self {
         let mut seed = [0u8; 8];
         let _ = getrandom::fill(&mut seed);
-        let ports = PortPool::new(cfg.rtp_ports.0, cfg.rtp_ports.1);
-        Reactor {
-            ep: Endpoint::new(endpoint, u64::from_le_bytes(seed)),
-            cfg,
-            services,
-            cdr,
-            udp: Arc::new(udp),
-            tcp: Some(tcp),
+        let ports = PortPool::new(p.cfg.rtp_ports.0, p.cfg.rtp_ports.1);
+        SipTask {
+            ep: Endpoint::new(p.endpoint, u64::from_le_bytes(seed)),
+            cfg: p.cfg,
+            services: p.services,
+            cdr: p.cdr,
+            udp: Arc::new(p.udp),
+            tcp: Some(p.tcp),
             streams: HashMap::new(),
             calls: HashMap::new(),
             tasks: 0,
             ports,
-            control_tx,
-            control,
+            control_tx: p.control_tx,
+            control: p.control,
             clock: Clock::new(),
             draining: None,
             cut: false,
             summary: Summary::default(),
             load: Arc::default(),
-            ringing: VecDeque::new(),
         }
     }
 
-    pub(crate) async fn run(mut self) -> Summary {
+    pub(super) async fn run(mut self) -> Summary {
         if let Some(listener) = self.tcp.take() {
             tokio::spawn(accept(listener, self.control_tx.clone()));
         }
@@ -123,14 +92,11 @@ impl Reactor {
             if let Some(g) = self.draining {
                 wake = wake.min(g);
             }
-            if let Some((t, _)) = self.ringing.front() {
-                wake = wake.min(*t);
-            }
             tokio::select! {
                 r = udp.recv_from(&mut buf) => match r {
                     Ok((n, from)) => {
                         let now = self.clock.now();
-                        self.ep.receive(&buf[..n], from, false, now);
+                        self.ep.handle_input(crate::sip::Input::udp(&buf[..n], from), now);
                     }
                     // ICMP port unreachable from an earlier send surfaces here on some
                     // systems; it concerns that peer only.
@@ -145,11 +111,6 @@ impl Reactor {
             let now = self.clock.now();
             if self.ep.poll_timeout().is_some_and(|t| t <= now) {
                 self.ep.handle_timeout(now);
-            }
-            while self.ringing.front().is_some_and(|(t, _)| *t <= now) {
-                if let Some((_, o)) = self.ringing.pop_front() {
-                    self.accept(o);
-                }
             }
             if self.draining.is_some_and(|g| g <= now) {
                 if self.cut {
@@ -170,10 +131,7 @@ impl Reactor {
                 break;
             }
         }
-        use std::sync::atomic::Ordering::Relaxed;
-        self.summary.ticks = self.load.ticks.load(Relaxed);
-        self.summary.late_ticks = self.load.late_ticks.load(Relaxed);
-        self.summary.max_lateness_ms = self.load.max_lateness_ms.load(Relaxed);
+        self.load.fill(&mut self.summary);
         tracing::info!(
             answered = self.summary.answered,
             refused = self.summary.refused,
@@ -186,33 +144,29 @@ impl Reactor {
     fn on_control(&mut self, m: Control) {
         let now = self.clock.now();
         match m {
-            Control::Stream { from, bytes } => self.ep.receive(&bytes, from, true, now),
+            Control::Stream { from, bytes } => {
+                self.ep.handle_input(crate::sip::Input::tcp(&bytes, from), now)
+            }
             Control::Opened { from, tx } => {
                 self.streams.insert(from, tx);
             }
             Control::Closed { from } => {
                 self.streams.remove(&from);
             }
-            Control::Hangup(c) => {
-                if let Err(e) = self.ep.hangup(c, now) {
-                    tracing::debug!(error = %e, "hangup");
-                }
-            }
-            Control::Transfer(c, uri) => {
-                if let Err(e) = self.ep.transfer(c, &uri, now) {
-                    tracing::warn!(error = %e, "transfer refused");
-                    if let Some(tx) = self.calls.get(&c) {
-                        let _ = tx.send(Event::Transferred {
-                            call: c,
-                            outcome: crate::flow::TransferOutcome::Failed,
-                        });
-                    }
+            Control::Command(c, cmd) => {
+                let answer = matches!(cmd, Command::Answer { .. });
+                let refuse = matches!(cmd, Command::Reject { code: 503 });
+                match self.ep.command(c, cmd, now) {
+                    Ok(()) if answer => self.summary.answered += 1,
+                    Ok(()) if refuse => self.summary.refused += 1,
+                    Ok(()) => {}
+                    Err(e) => tracing::debug!(error = %e, "command not carried out"),
                 }
             }
             Control::TaskDone(c) => {
                 self.tasks = self.tasks.saturating_sub(1);
                 if self.calls.remove(&c).is_some() {
-                    // The task ended without the call ending (it failed): end the call.
+                    // The call's task ended before the dialog did: end the dialog.
                     let _ = self.ep.hangup(c, now);
                 }
             }
@@ -251,7 +205,6 @@ impl Reactor {
     }
 
     fn on_event(&mut self, e: Event) {
-        let now = self.clock.now();
         match e {
             Event::Offered {
                 call,
@@ -259,70 +212,48 @@ impl Reactor {
                 from,
                 to,
                 ..
-            } => {
-                let o = Offer {
-                    call,
-                    call_id,
-                    from,
-                    to,
-                    started_at: jiff::Timestamp::now(),
-                };
-                if self.cfg.answer_after.is_zero() {
-                    self.accept(o);
-                } else {
-                    let _ = self.ep.ring(call, now);
-                    let at = now.plus(self.cfg.answer_after.as_millis() as u64);
-                    self.ringing.push_back((at, o));
-                }
-            }
-            Event::Confirmed { call, .. }
-            | Event::MediaChanged { call, .. }
-            | Event::Info { call, .. }
-            | Event::Transferred { call, .. } => {
-                if let Some(tx) = self.calls.get(&call) {
-                    let _ = tx.send(e);
-                }
-            }
-            Event::Ended { call, reason } => {
+            } => self.offered(call, call_id, from, to),
+            Event::Ended { call, .. } => {
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(e);
-                } else if let Some(i) = self.ringing.iter().position(|(_, o)| o.call == call) {
-                    // Ended while ringing (CANCEL): no task ever ran; record it here.
-                    if let Some((_, o)) = self.ringing.remove(i) {
-                        self.unanswered(&o, reason);
-                    }
+                }
+            }
+            other => {
+                if let Some(call) = call_of(&other)
+                    && let Some(tx) = self.calls.get(&call)
+                {
+                    let _ = tx.send(other);
                 }
             }
         }
     }
 
-    /// Answers a call: binds its RTP port and starts its task (503 when no port is free).
-    fn accept(&mut self, o: Offer) {
+    /// A new call: its RTP port, its machine and its task.
+    fn offered(&mut self, call: CallRef, call_id: String, from: String, to: String) {
         let now = self.clock.now();
-        let Some(lease) = self.ports.lease(self.cfg.listen.ip()) else {
-            tracing::warn!(call_id = %o.call_id, "no RTP port free: 503");
-            self.summary.refused += 1;
-            if self.ep.reject(o.call, 503, now).is_ok() {
-                self.unanswered(&o, EndReason::Rejected(503));
-            }
-            return;
-        };
-        if let Err(e) = self.ep.answer(o.call, lease.port, now) {
-            tracing::debug!(call_id = %o.call_id, error = %e, "answer");
-            return;
+        let lease = self.ports.lease(self.cfg.listen.ip());
+        if lease.is_none() {
+            tracing::warn!(%call_id, "no RTP port free: 503");
         }
-        self.summary.answered += 1;
+        let span = tracing::info_span!("call", %call_id);
+        tracing::info!(parent: &span, %from, "call offered");
+        let setup = CallSetup {
+            call_id,
+            from,
+            to,
+            started_at: jiff::Timestamp::now(),
+            media: MediaPlan::Rtp {
+                port: lease.as_ref().map(|l| l.port),
+                random: crate::media::rtp::random_start(),
+            },
+        };
+        let machine = Call::new(&self.services.line(), setup, now);
         let (tx, rx) = mpsc::unbounded_channel();
-        self.calls.insert(o.call, tx);
+        self.calls.insert(call, tx);
         self.tasks += 1;
-        let span = tracing::info_span!("call", call_id = %o.call_id);
-        tracing::info!(parent: &span, from = %o.from, "call answered");
-        let start = CallStart {
-            call: o.call,
-            call_id: o.call_id,
-            from: o.from,
-            to: o.to,
-            started_at: o.started_at,
+        tokio::spawn(call_task::run(CallTask {
+            call,
+            machine,
             lease,
             events: rx,
             sip: self.control_tx.clone(),
@@ -331,35 +262,20 @@ impl Reactor {
             load: Arc::clone(&self.load),
             span,
             clock: self.clock,
-            cfg: self.cfg.clone(),
-        };
-        tokio::spawn(call::run(start));
+            data: self.cfg.data.clone(),
+        }));
     }
+}
 
-    /// The record of a call that ended before it was answered.
-    fn unanswered(&self, o: &Offer, reason: EndReason) {
-        let (outcome, by) = match reason {
-            EndReason::Cancelled => ("cancelled".to_string(), "caller"),
-            EndReason::Rejected(c) => (format!("rejected_{c}"), "none"),
-            other => (format!("{other:?}").to_lowercase(), "none"),
-        };
-        tracing::info!(call_id = %o.call_id, %outcome, "call ended before it was answered");
-        let cdr = Cdr {
-            call_id: o.call_id.clone(),
-            from: o.from.clone(),
-            to: o.to.clone(),
-            started_at: o.started_at.to_string(),
-            ended_at: jiff::Timestamp::now().to_string(),
-            outcome,
-            hangup_by: by.into(),
-            language: self.services.call_config.default_language.code().into(),
-            script: self.services.script().1.to_string(),
-            ..Cdr::default()
-        };
-        self.services.metrics.call_ended(&cdr, None);
-        if let Err(e) = self.cdr.write(&cdr) {
-            tracing::error!(error = %e, "call record not written");
-        }
+/// The call an event is about.
+fn call_of(e: &Event) -> Option<CallRef> {
+    match e {
+        Event::Offered { call, .. }
+        | Event::Confirmed { call, .. }
+        | Event::MediaChanged { call, .. }
+        | Event::Info { call, .. }
+        | Event::Transferred { call, .. }
+        | Event::Ended { call, .. } => Some(*call),
     }
 }
 

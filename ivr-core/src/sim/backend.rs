@@ -1,13 +1,16 @@
 //! Backends for simulated calls.
 
-use crate::backend::ops::{self, CallContext, Operations};
-use crate::flow::{BackendRequest, BackendResult, Value};
+#[cfg(feature = "sqlite")]
+use crate::backend::ops;
+use crate::backend::ops::{CallContext, Operations};
+use crate::flow::{BackendRequest, BackendResult, Failure, FailureKind, Value};
 use std::collections::BTreeMap;
 
 /// Answers backend requests in a simulation.
 pub trait SimBackend {
-    /// The result of a request.
-    fn request(&mut self, req: &BackendRequest) -> BackendResult;
+    /// The result of a request made for the call `ctx` (its id, number, language and the
+    /// virtual wall clock).
+    fn request(&mut self, ctx: &CallContext, req: &BackendRequest) -> BackendResult;
 }
 
 /// Canned lookup answers; submits get sequential ticket numbers.
@@ -32,9 +35,12 @@ impl CannedBackend {
 }
 
 impl SimBackend for CannedBackend {
-    fn request(&mut self, req: &BackendRequest) -> BackendResult {
+    fn request(&mut self, _: &CallContext, req: &BackendRequest) -> BackendResult {
         if self.failing.contains(&req.op) {
-            return BackendResult::Failure("simulated failure".into());
+            return BackendResult::Failure(Failure::new(
+                FailureKind::Unavailable,
+                "simulated failure",
+            ));
         }
         match req.kind {
             ivr_dsl::OpKind::Submit => {
@@ -58,30 +64,18 @@ impl SimBackend for CannedBackend {
 }
 
 /// A simulated call's backend that files into and reads from a real complaint store.
+#[cfg(feature = "sqlite")]
 pub struct StoreBackend<'a> {
     /// The store.
     pub store: &'a crate::backend::sqlite::SqliteStore,
-    /// The call's id (submits are idempotent by it).
-    pub call_id: String,
-    /// Calling number.
-    pub caller: String,
-    /// Caller's language (`ar`, `en`).
-    pub language: String,
-    /// Wall clock of the call (RFC 3339).
-    pub at: jiff::Timestamp,
 }
 
+#[cfg(feature = "sqlite")]
 impl SimBackend for StoreBackend<'_> {
-    fn request(&mut self, req: &BackendRequest) -> BackendResult {
-        let ctx = CallContext {
-            call_id: self.call_id.clone(),
-            caller: self.caller.clone(),
-            language: self.language.clone(),
-            at: self.at,
-        };
+    fn request(&mut self, ctx: &CallContext, req: &BackendRequest) -> BackendResult {
         match (req.kind, req.op.as_str()) {
             (ivr_dsl::OpKind::Submit, "create_complaint") => {
-                ops::submitted(self.store.submit_sync(&ops::complaint(req, &ctx)))
+                ops::submitted(self.store.submit_sync(&ops::complaint(req, ctx)))
             }
             (ivr_dsl::OpKind::Lookup, op) if ops::ticket_lookup(op).is_some() => {
                 // A mistyped number (wrong check digit) is not looked up.
@@ -91,11 +85,12 @@ impl SimBackend for StoreBackend<'_> {
                 };
                 // The store is asked at the call's virtual time, so service levels escalate
                 // in simulated time too.
-                answer(self.store.status_at(&t, self.at))
+                answer(self.store.status_at(&t, ctx.at))
             }
-            (_, op) => {
-                BackendResult::Failure(format!("operation {op} is not handled by the store"))
-            }
+            (_, op) => BackendResult::Failure(Failure::new(
+                FailureKind::NoSuchOperation,
+                format!("operation {op} is not handled by the store"),
+            )),
         }
     }
 }
@@ -107,12 +102,10 @@ impl SimBackend for StoreBackend<'_> {
 pub struct OpsBackend {
     /// The operations.
     pub ops: Operations,
-    /// The call they are performed for.
-    pub ctx: CallContext,
 }
 
 impl SimBackend for OpsBackend {
-    fn request(&mut self, req: &BackendRequest) -> BackendResult {
-        pollster::block_on(self.ops.perform(&self.ctx, req))
+    fn request(&mut self, ctx: &CallContext, req: &BackendRequest) -> BackendResult {
+        pollster::block_on(self.ops.perform(ctx, req))
     }
 }

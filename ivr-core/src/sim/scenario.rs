@@ -2,7 +2,8 @@
 //! must be true at the end. docs/testing.md documents the format.
 
 use super::{CallerStep, CannedBackend, SimOptions, Transcript};
-use crate::flow::{TransferOutcome, Value};
+use crate::flow::Value;
+use crate::vocab::TransferOutcome;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};

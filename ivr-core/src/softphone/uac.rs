@@ -6,17 +6,18 @@
 //! acknowledged (non-2xx in the INVITE transaction, 2xx with a new ACK, again for each 2xx
 //! retransmission); CANCEL before an answer (after a provisional, as RFC 3261 §9.1 asks), BYE
 //! after; BYE and INFO (DTMF relay) through non-INVITE client transactions; the far end's BYE,
-//! OPTIONS, INFO and NOTIFY answered with 200, a re-INVITE with 488 (the softphone's media
-//! does not move).
+//! OPTIONS, INFO and NOTIFY answered with 200, a re-INVITE from the far end with 488 (the
+//! softphone moves its own media only: [`Uac::reinvite`] offers a new address and codec in
+//! the dialog, retransmitted until answered, the answer acknowledged).
 
-use super::codec::{self, Message, Start};
-use super::dialog::{self, Dialog, DialogId};
-use super::digest::Challenge;
-use super::response;
-use super::sdp::{self, Agreed};
-use super::transaction::{Action, NonInviteClient, Timers};
-use crate::vocab::Time;
 use crate::media::g711::Law;
+use crate::sip::codec::{self, Message, Start};
+use crate::sip::dialog::{self, Dialog, DialogId};
+use crate::sip::digest::Challenge;
+use crate::sip::response;
+use crate::sip::sdp::{self, Agreed};
+use crate::sip::transaction::{Action, NonInviteClient, Timers};
+use crate::vocab::{Key, Time};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct UacConfig {
 
 /// What happened to the call.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UacEvent {
     /// A provisional response (100, 180, 183…).
     Progress {
@@ -68,6 +70,13 @@ pub enum UacEvent {
     },
     /// An INFO we sent got its final response.
     InfoAnswered(u16),
+    /// Our re-INVITE was answered: the media agreed now.
+    Moved {
+        /// The new agreement.
+        media: Agreed,
+    },
+    /// Our re-INVITE was refused (or never answered: 408); the media stays as it was.
+    MoveFailed(u16),
     /// The call is over.
     Ended {
         /// The far end hung up (BYE), rather than us.
@@ -95,6 +104,17 @@ struct Client {
     tx: NonInviteClient,
 }
 
+/// Our re-INVITE: retransmitted until answered (UDP), its 2xx acknowledged (and again for
+/// each retransmission of it) until the transaction's time is up.
+struct Reinvite {
+    branch: String,
+    cseq: u32,
+    bytes: Arc<[u8]>,
+    retransmit: Option<(Time, u64)>,
+    give_up: Time,
+    ack: Option<Arc<[u8]>>,
+}
+
 /// The user agent client of one call.
 pub struct Uac {
     cfg: UacConfig,
@@ -113,6 +133,8 @@ pub struct Uac {
     challenged: bool,
     cancel_wanted: bool,
     clients: Vec<Client>,
+    /// Our re-INVITE in progress.
+    reinvite: Option<Reinvite>,
     counter: u64,
     seed: u64,
     out: VecDeque<(SocketAddr, Arc<[u8]>)>,
@@ -148,6 +170,7 @@ impl Uac {
             challenged: false,
             cancel_wanted: false,
             clients: Vec::new(),
+            reinvite: None,
             counter: 0,
             seed,
             out: VecDeque::new(),
@@ -161,6 +184,11 @@ impl Uac {
     /// The SIP Call-ID.
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// The RTP address offered last.
+    pub fn rtp(&self) -> SocketAddr {
+        self.cfg.rtp
     }
 
     /// Whether the call is over.
@@ -226,8 +254,13 @@ impl Uac {
     /// When to call [`Uac::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Time> {
         let invite = [self.retransmit.map(|(t, _)| t), self.give_up];
+        let re = self
+            .reinvite
+            .as_ref()
+            .map(|r| [r.retransmit.map(|(t, _)| t), Some(r.give_up)]);
         invite
             .into_iter()
+            .chain(re.into_iter().flatten())
             .flatten()
             .chain(self.clients.iter().filter_map(|c| c.tx.poll_timeout()))
             .min()
@@ -249,6 +282,21 @@ impl Uac {
             self.out
                 .push_back((self.cfg.server, Arc::clone(&self.invite)));
             self.retransmit = Some((now.plus(interval * 2), interval * 2));
+        }
+        if let Some(r) = self.reinvite.as_mut() {
+            if let Some((t, interval)) = r.retransmit
+                && t <= now
+            {
+                self.out.push_back((self.cfg.server, Arc::clone(&r.bytes)));
+                r.retransmit = Some((now.plus(interval * 2), interval * 2));
+            }
+            if r.give_up <= now {
+                let answered = r.ack.is_some();
+                self.reinvite = None;
+                if !answered {
+                    self.events.push_back(UacEvent::MoveFailed(408));
+                }
+            }
         }
         let mut ended = Vec::new();
         for (i, c) in self.clients.iter_mut().enumerate() {
@@ -301,7 +349,7 @@ impl Uac {
     }
 
     /// Sends a key by SIP INFO (`application/dtmf-relay`).
-    pub fn send_info(&mut self, key: char, duration_ms: u32, now: Time) {
+    pub fn send_info(&mut self, key: Key, duration_ms: u32, now: Time) {
         if self.state != State::Established {
             return;
         }
@@ -312,6 +360,117 @@ impl Uac {
             Some(("application/dtmf-relay", body.as_bytes())),
             now,
         );
+    }
+
+    /// Moves our media (a re-INVITE in the dialog): offers `rtp` and `prefer`. The answer
+    /// comes as [`UacEvent::Moved`], a refusal as [`UacEvent::MoveFailed`].
+    pub fn reinvite(&mut self, rtp: SocketAddr, prefer: &[Law], now: Time) {
+        if self.state != State::Established || self.reinvite.is_some() {
+            return;
+        }
+        let branch = format!("z9hG4bK{}", self.unique());
+        let via = format!("SIP/2.0/UDP {}", self.cfg.local);
+        let contact = format!("sip:{}@{}", self.cfg.user, self.cfg.local);
+        self.cfg.rtp = rtp;
+        self.cfg.prefer = prefer.to_vec();
+        let version = self.counter;
+        let sdp = sdp::write_offer(
+            prefer,
+            self.cfg.event_pt,
+            rtp.ip(),
+            rtp.port(),
+            self.seed & 0xffff_ffff,
+            version,
+        );
+        let Some(d) = self.dialog.as_mut() else {
+            return;
+        };
+        let bytes: Arc<[u8]> = d
+            .request(
+                "INVITE",
+                &via,
+                &branch,
+                &contact,
+                &[],
+                Some(("application/sdp", sdp.as_bytes())),
+            )
+            .into();
+        let cseq = d.local_cseq;
+        self.out.push_back((self.cfg.server, Arc::clone(&bytes)));
+        let t1 = self.cfg.timers.t1;
+        self.reinvite = Some(Reinvite {
+            branch,
+            cseq,
+            bytes,
+            retransmit: Some((now.plus(t1), t1)),
+            give_up: now.plus(64 * t1),
+            ack: None,
+        });
+    }
+
+    fn on_reinvite_response(&mut self, m: &Message, code: u16, _now: Time) {
+        let Some(r) = self.reinvite.as_mut() else {
+            return;
+        };
+        r.retransmit = None;
+        match code {
+            100..=199 => {}
+            200..=299 => {
+                if let Some(a) = &r.ack {
+                    // A retransmitted 2xx: our ACK was lost.
+                    self.out.push_back((self.cfg.server, Arc::clone(a)));
+                    return;
+                }
+                let cseq = r.cseq;
+                let branch = format!("z9hG4bK{}", self.unique());
+                let via = format!("SIP/2.0/UDP {}", self.cfg.local);
+                let contact = format!("sip:{}@{}", self.cfg.user, self.cfg.local);
+                let Some(d) = self.dialog.as_mut() else {
+                    return;
+                };
+                // The ACK of a 2xx carries the INVITE's sequence number.
+                let next = d.local_cseq;
+                d.local_cseq = cseq - 1;
+                let ack: Arc<[u8]> = d.request("ACK", &via, &branch, &contact, &[], None).into();
+                d.local_cseq = next;
+                self.out.push_back((self.cfg.server, Arc::clone(&ack)));
+                if let Some(r) = self.reinvite.as_mut() {
+                    r.ack = Some(ack);
+                    // Kept a while to answer 2xx retransmissions, then dropped by the timer.
+                    r.give_up = _now.plus(64 * self.cfg.timers.t1);
+                }
+                let agreed = std::str::from_utf8(&m.body)
+                    .ok()
+                    .and_then(|b| sdp::parse_offer(b).ok())
+                    .and_then(|o| o.negotiate(&self.cfg.prefer).ok());
+                match agreed {
+                    Some(media) => self.events.push_back(UacEvent::Moved { media }),
+                    None => self.events.push_back(UacEvent::MoveFailed(488)),
+                }
+            }
+            _ => {
+                // The ACK of a non-2xx final belongs to its transaction: same branch.
+                let Some(d) = self.dialog.as_ref() else {
+                    return;
+                };
+                let ack = format!(
+                    "ACK {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+                     Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n\
+                     CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                    target = d.remote_target,
+                    local = self.cfg.local,
+                    branch = r.branch,
+                    from = self.from,
+                    to = m.header("to").unwrap_or(""),
+                    call_id = self.call_id,
+                    cseq = r.cseq,
+                );
+                self.out
+                    .push_back((self.cfg.server, Arc::from(ack.into_bytes())));
+                self.reinvite = None;
+                self.events.push_back(UacEvent::MoveFailed(code));
+            }
+        }
     }
 
     fn cancel(&mut self, now: Time) {
@@ -375,8 +534,15 @@ impl Uac {
         self.clients.push(Client { branch, method, tx });
     }
 
+    /// Takes what arrived from the network.
+    pub fn handle_input(&mut self, input: crate::sip::Input<'_>, now: Time) {
+        match input {
+            crate::sip::Input::Message { bytes, from, .. } => self.receive(bytes, from, now),
+        }
+    }
+
     /// Handles a datagram from the network.
-    pub fn receive(&mut self, bytes: &[u8], source: SocketAddr, now: Time) {
+    fn receive(&mut self, bytes: &[u8], source: SocketAddr, now: Time) {
         let Ok(m) = codec::parse_datagram(bytes) else {
             return;
         };
@@ -449,6 +615,10 @@ impl Uac {
             .and_then(|c| c.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
+        if self.reinvite.as_ref().is_some_and(|r| r.cseq == cseq_n) {
+            self.on_reinvite_response(m, code, now);
+            return;
+        }
         if cseq_n != self.cseq {
             return;
         }
@@ -584,6 +754,7 @@ impl Uac {
 mod tests {
     use super::*;
     use crate::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
+    use crate::sip::Input;
 
     fn cfg(credentials: Option<(String, String)>) -> UacConfig {
         UacConfig {
@@ -607,14 +778,15 @@ mod tests {
             let mut moved = false;
             while let Some((_, b)) = uac.poll_transmit() {
                 moved = true;
-                ep.receive(&b, me, false, now);
+                ep.handle_input(Input::udp(&b, me), now);
             }
             while let Some(o) = ep.poll_output() {
                 moved = true;
                 match o {
-                    Output::Transmit { bytes, .. } => {
-                        uac.receive(&bytes, "127.0.0.1:5060".parse().expect("addr"), now)
-                    }
+                    Output::Transmit { bytes, .. } => uac.handle_input(
+                        Input::udp(&bytes, "127.0.0.1:5060".parse().expect("addr")),
+                        now,
+                    ),
                     Output::Event(e) => events.push(e),
                 }
             }
@@ -651,7 +823,7 @@ mod tests {
             panic!()
         };
         assert_eq!(media.remote.map(|r| r.1), Some(20_000));
-        uac.send_info('5', 160, Time(20));
+        uac.send_info(Key::D5, 160, Time(20));
         let events = pump(&mut uac, &mut ep, Time(20));
         assert!(
             matches!(&events[0], Event::Info { body, .. } if body.starts_with(b"Signal=5")),
@@ -753,7 +925,7 @@ mod tests {
             )],
             None,
         );
-        uac.receive(&challenge, src, Time(10));
+        uac.handle_input(Input::udp(&challenge, src), Time(10));
         let (_, ack) = uac.poll_transmit().expect("ACK for the 401");
         assert!(ack.starts_with(b"ACK "));
         let (_, again) = uac.poll_transmit().expect("INVITE with credentials");
@@ -773,7 +945,7 @@ mod tests {
             )],
             None,
         );
-        uac.receive(&challenge, src, Time(20));
+        uac.handle_input(Input::udp(&challenge, src), Time(20));
         assert!(matches!(
             uac.poll_event(),
             Some(UacEvent::Failed { code: 401, .. })

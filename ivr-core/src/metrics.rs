@@ -1,20 +1,25 @@
-//! Operating metrics in the Prometheus text format (OpenMetrics, `prometheus-client`), and the
-//! small HTTP endpoint that serves them (`ivr serve --metrics ADDR`, `GET /metrics`).
+//! Operating metrics in the Prometheus text format (OpenMetrics, `prometheus-client`), fed by
+//! the call machines' events and records, and the small HTTP endpoint that serves them
+//! (`ivr serve --metrics ADDR`, `GET /metrics`; with the `runtime` feature).
 //!
 //! What an operator reads: calls up now, calls by outcome and their length, the funnel (how
 //! many calls entered each step, and in which step callers hung up), noinput and nomatch
 //! counts, keys by how they arrived, complaints submitted, backend latency and errors, RTP
 //! frames lost, and media ticks that ran late.
 
-use super::cdr::Cdr;
+use crate::call::{CallEvent, Cdr};
+use crate::flow::{self, BackendResult};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+#[cfg(feature = "runtime")]
 use std::net::SocketAddr;
+#[cfg(feature = "runtime")]
 use std::sync::Arc;
+#[cfg(feature = "runtime")]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Labels = Vec<(&'static str, String)>;
@@ -126,39 +131,36 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// A call was answered.
-    pub fn call_started(&self) {
-        self.active.inc();
-    }
-
-    /// A noinput or nomatch event.
-    pub fn input_event(&self, noinput: bool) {
-        if noinput {
-            self.noinput.inc();
-        } else {
-            self.nomatch.inc();
+    /// Something happened in a call: answers, noinput and nomatch, backend answers.
+    pub fn observe(&self, e: &CallEvent) {
+        match e {
+            CallEvent::Answered { .. } => {
+                self.active.inc();
+            }
+            CallEvent::Flow(flow::Event::Noinput(_)) => {
+                self.noinput.inc();
+            }
+            CallEvent::Flow(flow::Event::Nomatch(_)) => {
+                self.nomatch.inc();
+            }
+            CallEvent::BackendAnswered { op, result, ms, .. } => {
+                let l = vec![("op", op.clone())];
+                self.backend_seconds
+                    .get_or_create(&l)
+                    .observe(*ms as f64 / 1000.0);
+                if matches!(result, BackendResult::Failure(_)) {
+                    self.backend_errors.get_or_create(&l).inc();
+                }
+            }
+            _ => {}
         }
     }
 
-    /// A backend request finished.
-    pub fn backend(&self, op: &str, seconds: f64, failed: bool) {
-        let l = vec![("op", op.to_string())];
-        self.backend_seconds.get_or_create(&l).observe(seconds);
-        if failed {
-            self.backend_errors.get_or_create(&l).inc();
-        }
-    }
-
-    /// A media tick ran late.
-    pub fn late_tick(&self) {
-        self.late_ticks.inc();
-    }
-
-    /// A call ended with this record; `answered_s` is its length when it was answered.
-    pub fn call_ended(&self, cdr: &Cdr, answered_s: Option<f64>) {
-        if let Some(s) = answered_s {
+    /// A call ended with this record.
+    pub fn call_ended(&self, cdr: &Cdr) {
+        if cdr.answered_at.is_some() {
             self.active.dec();
-            self.duration.observe(s);
+            self.duration.observe(cdr.duration_ms as f64 / 1000.0);
         }
         self.calls
             .get_or_create(&vec![("outcome", cdr.outcome.clone())])
@@ -187,6 +189,7 @@ impl Metrics {
         }
         if let Some(m) = cdr.media {
             self.frames_lost.inc_by(m.frames_lost);
+            self.late_ticks.inc_by(m.late_ticks);
         }
     }
 
@@ -200,6 +203,7 @@ impl Metrics {
 
 /// Serves `GET /metrics` on `addr` until the task is dropped; returns the bound address
 /// through `bound` once listening.
+#[cfg(feature = "runtime")]
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -270,21 +274,28 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::DigitMethod;
-    use crate::runtime::cdr::{BackendRecord, DigitRecord};
+    use crate::call::record::{BackendRecord, DigitRecord};
+    use crate::media::g711::Law;
+    use crate::vocab::{DigitMethod, Key};
 
     #[test]
     fn a_call_record_feeds_the_funnel_and_counters() {
         let m = Metrics::new();
-        m.call_started();
+        m.observe(&CallEvent::Answered {
+            law: Law::Pcmu,
+            telephone_event: true,
+            inband: false,
+        });
         let mut c = Cdr {
             outcome: "caller_hangup".into(),
             hangup_by: "caller".into(),
+            answered_at: Some("2026-12-03T10:00:00Z".into()),
+            duration_ms: 12_000,
             steps: vec!["flow start".into(), "flow main".into()],
             ..Default::default()
         };
         c.digits.push(DigitRecord {
-            key: '1',
+            key: Key::D1,
             method: DigitMethod::Rfc4733,
             at_ms: 10,
         });
@@ -296,9 +307,14 @@ mod tests {
             detail: "1000015".into(),
             ms: 3,
         });
-        m.backend("create_complaint", 0.003, false);
-        m.input_event(true);
-        m.call_ended(&c, Some(12.0));
+        m.observe(&CallEvent::BackendAnswered {
+            id: 1,
+            op: "create_complaint".into(),
+            result: BackendResult::Ok(flow::Value::Str("1000015".into())),
+            ms: 3,
+        });
+        m.observe(&CallEvent::Flow(flow::Event::Noinput(1)));
+        m.call_ended(&c);
         let text = m.render();
         for want in [
             "ivr_calls_active 0",

@@ -1,0 +1,26 @@
+//! What reaches the SIP task from the other tasks.
+
+use crate::sip::endpoint::{CallRef, Command};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A message to the SIP task.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// A framed message from a TCP connection.
+    Stream { from: SocketAddr, bytes: Vec<u8> },
+    /// A TCP connection opened; responses to `from` go to `tx`.
+    Opened {
+        from: SocketAddr,
+        tx: mpsc::UnboundedSender<Arc<[u8]>>,
+    },
+    /// A TCP connection closed.
+    Closed { from: SocketAddr },
+    /// A call machine's SIP command.
+    Command(CallRef, Command),
+    /// A call's task ended.
+    TaskDone(CallRef),
+    /// Begin (or, the second time, finish) a graceful shutdown.
+    Shutdown,
+}

@@ -1,0 +1,177 @@
+//! The schema of `ivr.yaml`, read once ([`super::Project::load`]). Every key is optional;
+//! unknown keys are refused with the file named, so that a typo is never silently ignored.
+//!
+//! ```yaml
+//! time_zone: Asia/Riyadh         # business hours (`within hours`) are evaluated here
+//! holidays: ["2026-12-18"]       # dates on which `closed on holidays` hours are closed
+//! max_call_seconds: 900          # a call is ended after this long
+//! transfer:                      # blind transfer (REFER) targets by the name scripts use
+//!   agents: "sip:agents@10.0.0.5"
+//! operations:                    # extra backend operations an embedder registers
+//!   my_operation: { kind: submit, fields: [a, b] }
+//! sip:
+//!   listen: 127.0.0.1:5060       # UDP and TCP
+//!   public: 203.0.113.10         # address in Contact and SDP (NAT, or listening on 0.0.0.0)
+//!   codecs: [pcmu, pcma]         # preference
+//!   allow: [127.0.0.0/8, 10.0.0.0/8]   # source networks; default loopback + private ranges
+//!   answer_after_ms: 0           # ring (180) this long before answering
+//! rtp:
+//!   ports: [20000, 29999]
+//!   inband: auto                 # auto | on | off
+//!   jitter_frames: 3
+//!   inactivity_seconds: 60       # no RTP from the caller this long ends the call; 0: never
+//! limits:
+//!   max_calls: 5000
+//!   retry_after: 5
+//!   grace_seconds: 30
+//!   backend_timeout_seconds: 10
+//!   work_timeout_seconds: 10     # text-to-speech, reading and closing recordings
+//! prompts: prompts               # relative to the project folder
+//! backend:                       # default: the embedded SQLite store only
+//!   kind: open311                # file locally, deliver to a GeoReport v2 endpoint
+//!   endpoint: https://city.example/open311/v2
+//!   api_key: SECRET
+//!   jurisdiction_id: city.example
+//!   service_codes: { roads: "POTHOLE", lighting: "STREETLIGHT" }
+//!   media_base_url: https://ivr.city.example/recordings
+//!   timeout_seconds: 10
+//! tts: espeak-ng                 # speaks values said `as text` (staff notes); `off` to disable;
+//!                                # default: espeak-ng when it is installed
+//! notify:                        # SMS to callers and notices to staff (templates in
+//!   webhook: https://sms.example/send   # prompts/<lang>/sms/*.ftl), or
+//!   file: notifications.jsonl    # one JSON line per notice (relative to the data folder)
+//!   staff: true                  # also a notice to staff for each new complaint
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// `ivr.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct File {
+    /// IANA time zone for business hours, e.g. `Asia/Riyadh`.
+    pub time_zone: Option<String>,
+    /// Public holidays, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// Maximum call length in seconds.
+    pub max_call_seconds: Option<u64>,
+    /// Transfer destinations by name: SIP URIs.
+    pub transfer: BTreeMap<String, String>,
+    /// Extra backend operations.
+    pub operations: BTreeMap<String, Operation>,
+    /// SIP.
+    pub sip: Sip,
+    /// Media.
+    pub rtp: Rtp,
+    /// Limits.
+    pub limits: Limits,
+    /// The prompt folder, relative to the file.
+    pub prompts: Option<PathBuf>,
+    /// Where complaints go.
+    pub backend: Option<Backend>,
+    /// Notifications.
+    pub notify: Option<Notify>,
+    /// Text-to-speech program, or `off`.
+    pub tts: Option<String>,
+}
+
+/// An operation: `name: submit`, or `name: { kind: lookup, fields: [a, b] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Operation {
+    /// Only the kind; any number of fields.
+    Kind(String),
+    /// Kind and fields.
+    Full {
+        /// `submit` or `lookup`.
+        kind: String,
+        /// Field names, in the order scripts pass them.
+        #[serde(default)]
+        fields: Option<Vec<String>>,
+    },
+}
+
+/// `sip:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sip {
+    /// UDP and TCP address.
+    pub listen: Option<SocketAddr>,
+    /// The address in Contact and SDP.
+    pub public: Option<IpAddr>,
+    /// Codec preference.
+    pub codecs: Option<Vec<String>>,
+    /// Source networks allowed to call.
+    pub allow: Option<Vec<String>>,
+    /// Ring this long before answering.
+    pub answer_after_ms: Option<u64>,
+}
+
+/// `rtp:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rtp {
+    /// Port range, inclusive.
+    pub ports: Option<(u16, u16)>,
+    /// `auto`, `on` or `off`.
+    pub inband: Option<String>,
+    /// Jitter buffer depth in frames.
+    pub jitter_frames: Option<u64>,
+    /// No RTP from the caller this long ends the call (0: never).
+    pub inactivity_seconds: Option<u64>,
+}
+
+/// `limits:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Most calls at once.
+    pub max_calls: Option<usize>,
+    /// Retry-After of a 503.
+    pub retry_after: Option<u32>,
+    /// Shutdown grace period.
+    pub grace_seconds: Option<u64>,
+    /// Backend request time limit.
+    pub backend_timeout_seconds: Option<u64>,
+    /// Blocking work time limit.
+    pub work_timeout_seconds: Option<u64>,
+}
+
+/// `backend:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    /// `sqlite` or `open311`.
+    pub kind: String,
+    /// The GeoReport v2 base URL.
+    pub endpoint: Option<String>,
+    /// Its API key.
+    pub api_key: Option<String>,
+    /// Its jurisdiction.
+    pub jurisdiction_id: Option<String>,
+    /// Category → service code.
+    #[serde(default)]
+    pub service_codes: BTreeMap<String, String>,
+    /// Where recordings can be fetched from.
+    pub media_base_url: Option<String>,
+    /// Time limit per request.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `notify:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// POST JSON here.
+    pub webhook: Option<String>,
+    /// Or append JSON lines to this file.
+    pub file: Option<PathBuf>,
+    /// A notice to staff for each new complaint.
+    #[serde(default)]
+    pub staff: bool,
+    /// Time limit per webhook request.
+    pub timeout_seconds: Option<u64>,
+}
