@@ -5,8 +5,9 @@
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ivr::core::flow::{Call, CallConfig, Defaults, DigitMethod, Input, Output, Program, Time};
+use ivr::core::flow::{Defaults, FlowConfig, FlowMachine, Input, Output, Program};
 use ivr::core::sim::{self, CallerStep, CannedBackend, SimOptions};
+use ivr::core::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -37,11 +38,11 @@ fn complaint_call() -> VecDeque<CallerStep> {
 
 /// Drives one call directly: answers each play at once and presses keys; returns how many
 /// inputs the machine handled.
-fn machine_call(program: &Arc<Program>, config: &Arc<CallConfig>) -> u64 {
-    let mut call = Call::new(Arc::clone(program), Arc::clone(config));
+fn machine_call(program: &Arc<Program>, config: &Arc<FlowConfig>) -> u64 {
+    let mut call = FlowMachine::new(Arc::clone(program), Arc::clone(config));
     let mut now = 0u64;
     let mut events = 1u64;
-    call.handle(
+    call.handle_input(
         Input::Started {
             caller: "1".into(),
             called: "940".into(),
@@ -49,7 +50,7 @@ fn machine_call(program: &Arc<Program>, config: &Arc<CallConfig>) -> u64 {
         },
         Time(now),
     );
-    let keys = ['1', '1', '1', '1', '0', '1'];
+    let keys = [Key::D1, Key::D1, Key::D1, Key::D1, Key::D0, Key::D1];
     let mut k = 0;
     while !call.is_ended() {
         let mut plays = Vec::new();
@@ -64,16 +65,16 @@ fn machine_call(program: &Arc<Program>, config: &Arc<CallConfig>) -> u64 {
         }
         now += 1000;
         for id in plays {
-            call.handle(Input::PlayFinished { id }, Time(now));
+            call.handle_input(Input::PlayFinished { id }, Time(now));
             events += 1;
         }
         if other == Some(true) && k >= keys.len() {
-            call.handle(Input::CallerHangup, Time(now));
+            call.handle_input(Input::CallerHangup, Time(now));
             events += 1;
             break;
         }
         if k < keys.len() {
-            call.handle(
+            call.handle_input(
                 Input::Digit {
                     key: keys[k],
                     method: DigitMethod::Rfc4733,
@@ -92,7 +93,7 @@ fn machine_call(program: &Arc<Program>, config: &Arc<CallConfig>) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let program = hotline();
-    let config = Arc::new(CallConfig::default());
+    let config = Arc::new(FlowConfig::default());
     let events = machine_call(&program, &config);
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(events));
@@ -104,11 +105,12 @@ fn bench(c: &mut Criterion) {
         auto_speak_ms: Some(3000),
         ..Default::default()
     };
+    let line = sim::line(Arc::clone(&program));
     g.bench_function("simulated complaint_940 call", |b| {
         b.iter(|| {
             let mut caller = complaint_call();
             let mut backend = CannedBackend::new(100_001);
-            let t = sim::simulate(&program, &config, None, &mut caller, &mut backend, &opts);
+            let t = sim::simulate(&line, &mut caller, &mut backend, &opts);
             assert_eq!(t.submitted.len(), 1);
             t
         })

@@ -6,7 +6,7 @@
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ivr::core::flow::Time;
+use ivr::core::Time;
 use ivr::core::sip::codec;
 use ivr::core::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
 use std::hint::black_box;
@@ -61,9 +61,12 @@ fn bench(c: &mut Criterion) {
         let mut n = 0u64;
         b.iter(|| {
             n += 1;
-            ep.receive(black_box(&options), src, false, Time(n));
+            ep.handle_input(
+                ivr::core::sip::Input::udp(black_box(&options), src),
+                Time(n),
+            );
             while let Some(o) = ep.poll_output() {
-                black_box(o);
+                let _ = black_box(o);
             }
             // Keep the transaction table from growing: Timer J ends them.
             if n.is_multiple_of(1024) {
@@ -84,7 +87,10 @@ fn bench(c: &mut Criterion) {
             let n = i % CALLS;
             i += 1;
             now += 1;
-            ep.receive(&calls[n as usize][0], src, false, Time(now));
+            ep.handle_input(
+                ivr::core::sip::Input::udp(&calls[n as usize][0], src),
+                Time(now),
+            );
             let mut call = None;
             while let Some(o) = ep.poll_output() {
                 if let Output::Event(Event::Offered { call: c, .. }) = o {
@@ -99,10 +105,16 @@ fn bench(c: &mut Criterion) {
                     tag = to_tag(&bytes);
                 }
             }
-            ep.receive(&request("ACK", n, &tag, 1, ""), src, false, Time(now));
-            ep.receive(&request("BYE", n, &tag, 2, ""), src, false, Time(now));
+            ep.handle_input(
+                ivr::core::sip::Input::udp(&request("ACK", n, &tag, 1, ""), src),
+                Time(now),
+            );
+            ep.handle_input(
+                ivr::core::sip::Input::udp(&request("BYE", n, &tag, 2, ""), src),
+                Time(now),
+            );
             while let Some(o) = ep.poll_output() {
-                black_box(o);
+                let _ = black_box(o);
             }
             if i.is_multiple_of(1024) {
                 ep.handle_timeout(Time(now + 64_000));

@@ -6,7 +6,7 @@
 
 use ivr::core::backend::ops::{CallContext, Operation, Operations};
 use ivr::core::backend::{BackendError, Complaint, ComplaintBackend, Status, TicketInfo, ticket};
-use ivr::core::flow::{BackendRequest, BackendResult, CallConfig, Defaults, Program, Value};
+use ivr::core::flow::{BackendRequest, BackendResult, Defaults, Program, Value};
 use ivr::core::sim::{self, CallerStep, OpsBackend, SimOptions};
 use ivr::dsl::{Environment, OpKind, OpSpec};
 use std::collections::{BTreeMap, VecDeque};
@@ -123,15 +123,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let memory = Arc::new(Memory::default());
     let mut ops = Operations::new(memory.clone());
     ops.register("district_name", Arc::new(DistrictName));
-    let mut backend = OpsBackend {
-        ops,
-        ctx: CallContext {
-            call_id: "example-call-1".into(),
-            caller: "0501234567".into(),
-            language: "en".into(),
-            at: jiff::Timestamp::from_second(1_800_000_000)?,
-        },
-    };
+    let mut backend = OpsBackend { ops };
     // The caller keys district 101, speaks, then keys the ticket just read out (10000 plus
     // its check digit, as `ticket::ticket(1000)` makes it).
     let ticket = ticket::ticket(1000);
@@ -148,14 +140,13 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         CallerStep::Hear("status-received".into()),
     ]
     .into();
-    let t = sim::simulate(
-        &program,
-        &Arc::new(CallConfig::default()),
-        None,
-        &mut caller,
-        &mut backend,
-        &SimOptions::default(),
-    );
+    let opts = SimOptions {
+        call_id: "example-call-1".into(),
+        caller: "0501234567".into(),
+        at: jiff::Timestamp::from_second(1_800_000_000)?,
+        ..SimOptions::default()
+    };
+    let t = sim::simulate(&sim::line(program), &mut caller, &mut backend, &opts);
     print!("{}", t.render());
     assert!(t.failures.is_empty(), "{:?}", t.failures);
     let stored = pollster::block_on(memory.status(&ticket))?.ok_or("the complaint is stored")?;

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --example simulate_call`
 
-use ivr::core::flow::{CallConfig, Defaults, Outcome, Program};
+use ivr::core::flow::{Defaults, Outcome, Program};
 use ivr::core::sim::{self, CallerStep, CannedBackend, SimOptions};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -36,7 +36,6 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         &ivr::dsl::Environment::default(),
         Defaults::default(),
     )?);
-    let config = Arc::new(CallConfig::default());
     let mut backend = CannedBackend::new(100_001);
     backend
         .lookups
@@ -52,14 +51,9 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         CallerStep::Hear("status-closed".into()),
     ]
     .into();
-    let t = sim::simulate(
-        &program,
-        &config,
-        None,
-        &mut caller,
-        &mut backend,
-        &SimOptions::default(),
-    );
+    // The same call machine a live call runs, with simulated media and default settings.
+    let line = sim::line(program);
+    let t = sim::simulate(&line, &mut caller, &mut backend, &SimOptions::default());
     print!("{}", t.render());
     assert_eq!(t.outcome, Some(Outcome::Hangup));
     assert!(t.failures.is_empty(), "{:?}", t.failures);

@@ -4,7 +4,7 @@
 //! CANCEL, ACK, BYE) are reached.
 #![no_main]
 
-use ivr_core::flow::Time;
+use ivr_core::Time;
 use ivr_core::sip::codec::{Framed, Framer};
 use ivr_core::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
 use libfuzzer_sys::fuzz_target;
@@ -18,10 +18,10 @@ fuzz_target!(|data: &[u8]| {
     let mut now = 0;
     for chunk in data.split(|&b| b == 0xff) {
         now += 100;
-        ep.receive(chunk, source, false, Time(now));
+        ep.handle_input(ivr_core::sip::Input::udp(chunk, source), Time(now));
         framer.push(chunk);
         while let Some(Framed::Message(m)) = framer.next_message() {
-            ep.receive(&m, source, true, Time(now));
+            ep.handle_input(ivr_core::sip::Input::tcp(&m, source), Time(now));
         }
         ep.handle_timeout(Time(now));
         let mut calls = Vec::new();

@@ -4,7 +4,7 @@
 //! with the UAC's own Call-ID spliced in (`CALLID`), so dialog states are reached.
 #![no_main]
 
-use ivr_core::flow::Time;
+use ivr_core::Time;
 use ivr_core::media::g711::Law;
 use ivr_core::sip::digest::Challenge;
 use ivr_core::sip::transaction::Timers;

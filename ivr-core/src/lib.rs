@@ -13,6 +13,8 @@ pub mod runtime;
 pub mod sim;
 pub mod sip;
 pub mod softphone;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod vocab;
 
 pub use ivr_dsl as dsl;

@@ -1,8 +1,7 @@
 //! VoiceXML Appendix D timing for `collect` and menus, in virtual time.
 
-mod common;
-use common::Driver;
 use ivr_core::flow::{Event, Outcome};
+use ivr_core::testkit::FlowDriver as Driver;
 
 const COLLECT: &str = "languages en
 
@@ -138,7 +137,7 @@ flow start
     d.start();
     d.until(500);
     d.key('1');
-    assert!(d.events().contains(&Event::DigitIgnored('1')));
+    assert!(d.events().contains(&Event::DigitIgnored(ivr_core::Key::D1)));
     d.until(4_100);
     d.key('1');
     assert_eq!(d.call.outcome(), Some(&Outcome::Hangup));

@@ -1,12 +1,10 @@
 //! Counted handlers, `after N attempts`, `repeat`, `defaults`, and the rest of the machine's
 //! semantics.
 
-mod common;
-use common::Driver;
+use ivr_core::TransferOutcome;
 use ivr_core::flow::Fragment;
-use ivr_core::flow::{
-    BackendResult, CallConfig, Event, Input, Outcome, Output, TransferOutcome, Value,
-};
+use ivr_core::flow::{BackendResult, Event, FlowConfig, Input, Outcome, Output, Value};
+use ivr_core::testkit::FlowDriver as Driver;
 use ivr_dsl::Lang;
 
 const MENU: &str = "languages en
@@ -100,7 +98,9 @@ flow start
 }
 
 #[test]
-fn max_call_duration_ends_the_call() {
+fn the_time_limit_ends_the_script_and_a_recording() {
+    // The call machine keeps the maximum length (tests/call_timers.rs); the flow hears it as
+    // an input and ends, stopping a recording first.
     let src = "languages en
 
 defaults
@@ -108,20 +108,31 @@ defaults
     after 10 attempts hangup
 
 flow start
-    menu timeout 30s
-        say options
-        press 1 hangup
+    record note beep max 60s silence 3s
+        say record-now
+    hangup
 ";
-    let config = CallConfig {
-        max_call_ms: 60_000,
-        ..Default::default()
-    };
-    let mut d = Driver::with_config(src, config);
+    let mut d = Driver::new(src);
     d.start();
-    d.until(120_000);
+    d.until(1_500);
+    assert!(
+        d.outputs
+            .iter()
+            .any(|(_, o)| matches!(o, Output::StartRecording { .. })),
+        "{:?}",
+        d.outputs
+    );
+    d.input(Input::TimeLimit);
     assert_eq!(d.call.outcome(), Some(&Outcome::MaxDuration));
-    let ended = d.when(|e| matches!(e, Event::Ended(_)));
-    assert_eq!(ended, vec![60_000]);
+    let tail: Vec<&Output> = d.outputs.iter().rev().take(3).map(|(_, o)| o).collect();
+    assert!(matches!(tail[2], Output::StopRecording), "{tail:?}");
+    assert!(matches!(tail[1], Output::Hangup), "{tail:?}");
+    assert!(
+        matches!(tail[0], Output::Event(Event::Ended(Outcome::MaxDuration))),
+        "{tail:?}"
+    );
+    d.input(Input::TimeLimit);
+    assert!(d.call.is_ended());
 }
 
 const HOURS: &str = "languages en
@@ -139,7 +150,7 @@ flow start
 ";
 
 fn hours_at(at: &str, holidays: &[&str]) -> String {
-    let config = CallConfig {
+    let config = FlowConfig {
         time_zone: jiff::tz::TimeZone::get("Asia/Riyadh").expect("zone"),
         holidays: holidays.iter().map(|h| h.parse().expect("date")).collect(),
         ..Default::default()

@@ -91,7 +91,7 @@ fn detect(sig: &Sig, path: Path) -> Vec<Tone> {
 }
 
 fn keys(t: &[Tone]) -> String {
-    t.iter().map(|t| t.key).collect()
+    t.iter().map(|t| t.key.as_char()).collect()
 }
 
 #[test]
@@ -290,7 +290,7 @@ fn d8_signal_to_noise_15_db() {
     for path in PATHS {
         let got = detect(&s, path);
         assert_eq!(got.len(), 1000, "{path:?}");
-        assert!(got.iter().all(|t| t.key == '1'));
+        assert!(got.iter().all(|t| t.key == ivr_core::Key::D1));
     }
 }
 

@@ -132,7 +132,7 @@ fn dtmf_pasted_into_speech_is_found() {
         let mut d = Detector::default();
         let mut out = Vec::new();
         d.push(&through(law, &x), &mut out);
-        let keys: String = out.iter().map(|t| t.key).collect();
+        let keys: String = out.iter().map(|t| t.key.as_char()).collect();
         assert_eq!(keys, "15#", "{law:?}: {out:?}");
     }
 }

@@ -1,39 +1,13 @@
 //! Two media sessions (the IVR and a caller) over a virtual link with loss, duplication and
 //! reordering: keys arrive once, prompt audio flows, in-band detection follows negotiation.
 
-use ivr_core::flow::{DigitMethod, Time};
 use ivr_core::media::g711::{self, Law};
-use ivr_core::media::session::{Inband, MediaConfig, MediaEvent, MediaSession};
+use ivr_core::media::playback::Piece;
+use ivr_core::media::session::{Inband, Input, MediaConfig, MediaEvent, MediaSession, Output};
+use ivr_core::testkit::{Datagram, Link, LinkConfig};
+use ivr_core::{DigitMethod, Key, Time};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-struct Link {
-    loss_every: u64,
-    n: u64,
-    in_flight: Vec<(u64, Vec<u8>)>,
-}
-
-impl Link {
-    fn send(&mut self, now: u64, p: Vec<u8>) {
-        self.n += 1;
-        if self.loss_every > 0 && self.n.is_multiple_of(self.loss_every) {
-            return;
-        }
-        // Delay 10–59 ms (reorders), and duplicate every 23rd packet.
-        let delay = 10 + (self.n * 37) % 50;
-        if self.n.is_multiple_of(23) {
-            self.in_flight.push((now + delay + 5, p.clone()));
-        }
-        self.in_flight.push((now + delay, p));
-    }
-    fn deliver(&mut self, now: u64) -> Vec<Vec<u8>> {
-        let (due, keep): (Vec<_>, Vec<_>) = self.in_flight.drain(..).partition(|(t, _)| *t <= now);
-        self.in_flight = keep;
-        let mut due = due;
-        due.sort_by_key(|(t, _)| *t);
-        due.into_iter().map(|(_, p)| p).collect()
-    }
-}
 
 fn run(
     ivr: &mut MediaSession,
@@ -44,40 +18,73 @@ fn run(
 ) -> Vec<MediaEvent> {
     let a: SocketAddr = "10.0.0.1:4000".parse().expect("addr");
     let b: SocketAddr = "10.0.0.2:5000".parse().expect("addr");
-    let mut to_ivr = Link {
-        loss_every,
-        n: 0,
-        in_flight: Vec::new(),
+    // Delay 10–59 ms (reorders), some loss, some duplication: the kit's seeded link.
+    let cfg = LinkConfig {
+        delay_ms: (10, 59),
+        loss: if loss_every > 0 {
+            1.0 / loss_every as f64
+        } else {
+            0.0
+        },
+        duplicate: 1.0 / 23.0,
     };
-    let mut to_caller = Link {
-        loss_every,
-        n: 0,
-        in_flight: Vec::new(),
-    };
+    let mut link = Link::new(cfg, 42);
     let mut events = Vec::new();
     for now in 0..ms {
         at(now, caller);
         for s in [&mut *ivr, &mut *caller] {
-            if s.poll_timeout() <= Time(now) {
+            if s.poll_timeout().is_some_and(|t| t <= Time(now)) {
                 s.handle_timeout(Time(now));
             }
         }
-        while let Some(p) = caller.poll_transmit() {
-            to_ivr.send(now, p);
+        while let Some(o) = caller.poll_output() {
+            if let Output::Transmit(p) = o {
+                link.send(
+                    Time(now),
+                    Datagram {
+                        from: b,
+                        to: a,
+                        bytes: p,
+                    },
+                );
+            }
         }
-        while let Some(p) = ivr.poll_transmit() {
-            to_caller.send(now, p);
+        while let Some(o) = ivr.poll_output() {
+            match o {
+                Output::Transmit(p) => link.send(
+                    Time(now),
+                    Datagram {
+                        from: a,
+                        to: b,
+                        bytes: p,
+                    },
+                ),
+                Output::Event(e) => events.push(e),
+            }
         }
-        for p in to_ivr.deliver(now) {
-            ivr.receive(b, &p, Time(now));
+        while let Some(d) = link.pop_due(Time(now)) {
+            let s = if d.to == a { &mut *ivr } else { &mut *caller };
+            s.handle_input(
+                Input::Datagram {
+                    from: d.from,
+                    bytes: &d.bytes,
+                },
+                Time(now),
+            );
         }
-        for p in to_caller.deliver(now) {
-            caller.receive(a, &p, Time(now));
+        while let Some(o) = ivr.poll_output() {
+            match o {
+                Output::Transmit(p) => link.send(
+                    Time(now),
+                    Datagram {
+                        from: a,
+                        to: b,
+                        bytes: p,
+                    },
+                ),
+                Output::Event(e) => events.push(e),
+            }
         }
-        while let Some(e) = ivr.poll_event() {
-            events.push(e);
-        }
-        while caller.poll_event().is_some() {}
     }
     events
 }
@@ -85,7 +92,7 @@ fn run(
 fn digits(ev: &[MediaEvent]) -> Vec<(char, DigitMethod)> {
     ev.iter()
         .filter_map(|e| match e {
-            MediaEvent::Digit(d) => Some((d.key, d.method)),
+            MediaEvent::Digit(d) => Some((d.key.as_char(), d.method)),
             _ => None,
         })
         .collect()
@@ -96,7 +103,7 @@ fn rfc4733_keys_arrive_once_through_a_lossy_link() {
     let mut ivr = MediaSession::new(MediaConfig::default(), Time(0), [1, 100, 1000]);
     let mut caller = MediaSession::new(MediaConfig::default(), Time(0), [2, 200, 2000]);
     assert!(!ivr.inband());
-    let keys = ['1', '0', '1', '#'];
+    let keys = [Key::D1, Key::D0, Key::D1, Key::Pound];
     let ev = run(&mut ivr, &mut caller, 3_000, 10, |now, c| {
         if now % 500 == 100 && (now / 500) < keys.len() as u64 {
             c.send_dtmf(keys[(now / 500) as usize], Time(now), 120);
@@ -138,7 +145,7 @@ fn inband_keys_are_heard_when_no_telephone_event_was_negotiated() {
     let clip: Arc<[u8]> = codes.into();
     let ev = run(&mut ivr, &mut caller, 1_500, 0, |now, c| {
         if now == 200 {
-            c.play(1, vec![Arc::clone(&clip)]);
+            c.play(1, Law::Pcmu, vec![Piece::Audio(Arc::clone(&clip))]);
         }
     });
     assert_eq!(
@@ -163,7 +170,7 @@ fn with_telephone_event_the_audio_is_not_searched_for_tones() {
     let clip: Arc<[u8]> = codes.into();
     let ev = run(&mut ivr, &mut caller, 800, 0, |now, c| {
         if now == 100 {
-            c.play(1, vec![Arc::clone(&clip)]);
+            c.play(1, Law::Pcmu, vec![Piece::Audio(Arc::clone(&clip))]);
         }
     });
     assert!(digits(&ev).is_empty());
@@ -182,8 +189,8 @@ fn the_same_key_in_band_and_as_an_event_is_reported_once() {
     let clip: Arc<[u8]> = codes.into();
     let ev = run(&mut ivr, &mut caller, 1_000, 0, |now, c| {
         if now == 100 {
-            c.play(1, vec![Arc::clone(&clip)]);
-            c.send_dtmf('9', Time(now), 100);
+            c.play(1, Law::Pcmu, vec![Piece::Audio(Arc::clone(&clip))]);
+            c.send_dtmf(Key::D9, Time(now), 100);
         }
     });
     let d = digits(&ev);

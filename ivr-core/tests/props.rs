@@ -1,7 +1,9 @@
 //! Random callers against the shipped hotline: no panic, never longer than the maximum call
 //! duration, always a defined outcome.
 
-use ivr_core::flow::{CallConfig, Defaults, Program, TransferOutcome};
+use ivr_core::TransferOutcome;
+use ivr_core::call::CallConfig;
+use ivr_core::flow::{Defaults, FlowConfig, Program};
 use ivr_core::sim::{self, CallerStep, CannedBackend, SimOptions};
 use proptest::prelude::*;
 use std::collections::VecDeque;
@@ -53,7 +55,12 @@ proptest! {
         max_call_s in 30u64..900,
     ) {
         let program = hotline(if arabic { "complaint_940.ar.flow" } else { "complaint_940.flow" });
-        let config = Arc::new(CallConfig { max_call_ms: max_call_s * 1000, ..Default::default() });
+        let config = Arc::new(CallConfig {
+            max_call_ms: max_call_s * 1000,
+            transfer: [("agents".to_string(), "sip:agents@10.0.0.9".to_string())].into(),
+            ..Default::default()
+        });
+        let line = sim::line_with(program, Arc::new(FlowConfig::default()), config, None, 60);
         let mut backend = CannedBackend::new(100_001);
         backend.lookups.entry("complaint_status".into()).or_default()
             .insert("123456".into(), ivr_core::flow::Value::Str("closed".into()));
@@ -65,7 +72,7 @@ proptest! {
             ..Default::default()
         };
         let mut caller: VecDeque<CallerStep> = steps.into_iter().collect();
-        let t = sim::simulate(&program, &config, None, &mut caller, &mut backend, &opts);
+        let t = sim::simulate(&line, &mut caller, &mut backend, &opts);
         prop_assert!(t.outcome.is_some(), "no outcome:\n{}", t.render());
         prop_assert!(t.duration_ms <= max_call_s * 1000, "{} ms > max\n{}", t.duration_ms, t.render());
         prop_assert!(!t.failures.iter().any(|f| f.contains("stuck") || f.contains("did not end")), "{:?}", t.failures);

@@ -4,9 +4,9 @@
 #[path = "support/shared.rs"]
 mod shared;
 
-use ivr_core::flow::Time;
 use ivr_core::media::dtmf::rfc4733::{self, Ignored, Receiver, Report};
 use ivr_core::media::rtp::{self, Datagram};
+use ivr_core::{Key, Time};
 use proptest::prelude::*;
 
 const PT: u8 = 101;
@@ -77,7 +77,7 @@ fn run(packets: &[P]) -> Vec<Report> {
 fn pressed(r: &[Report]) -> String {
     r.iter()
         .filter_map(|x| match x {
-            Report::Pressed(d) => Some(d.key),
+            Report::Pressed(d) => Some(d.key.as_char()),
             _ => None,
         })
         .collect()
@@ -90,7 +90,7 @@ fn released(r: &[Report]) -> Vec<(char, u32, bool)> {
                 key,
                 duration,
                 timed_out,
-            } => Some((*key, *duration, *timed_out)),
+            } => Some((key.as_char(), *duration, *timed_out)),
             _ => None,
         })
         .collect()
@@ -370,7 +370,7 @@ fn case_02_sipp_pcaps_decode_to_their_digit() {
 
 #[test]
 fn sender_follows_the_rfc() {
-    let pkts = rfc4733::send('#', Time(1000), 4242, 160, 8000, 10);
+    let pkts = rfc4733::send(Key::Pound, Time(1000), 4242, 160, 8000, 10);
     // Same timestamp throughout; M only on the first; durations grow and are never 0.
     assert!(pkts.iter().all(|p| p.timestamp == 4242));
     assert!(pkts[0].marker && pkts[1..].iter().all(|p| !p.marker));
@@ -412,6 +412,7 @@ proptest! {
         let mut ts = 160u32;
         let mut t = 0u64;
         for key in digits.chars() {
+            let key = Key::from_char(key).expect("the strategy makes keys");
             for pkt in rfc4733::send(key, Time(t), ts, 120, 8000, 10) {
                 seq = seq.wrapping_add(1);
                 sent.push((pkt.at.0, seq, pkt));

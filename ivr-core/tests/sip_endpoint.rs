@@ -1,7 +1,6 @@
 //! The SIP endpoint in virtual time: whole calls, loss and retransmission, every dialog rule
 //! of the SIP issue that does not need a socket.
 
-use ivr_core::flow::{Time, TransferOutcome};
 use ivr_core::media::g711::Law;
 use ivr_core::sip::codec::{Message, Start, parse_datagram};
 use ivr_core::sip::dialog::tag;
@@ -9,6 +8,7 @@ use ivr_core::sip::endpoint::{
     CallRef, EndReason, Endpoint, EndpointConfig, Event, Output, on_hold, private_networks,
 };
 use ivr_core::sip::sdp::Direction;
+use ivr_core::{Time, TransferOutcome};
 use std::net::SocketAddr;
 
 const PEER: &str = "192.0.2.7:5062";
@@ -84,7 +84,7 @@ type Drained = (Vec<(SocketAddr, Message)>, Vec<Event>);
 
 /// Delivers one message from the peer at `t` ms and drains what follows.
 fn deliver(ep: &mut Endpoint, msg: Vec<u8>, t: u64) -> Drained {
-    ep.receive(&msg, peer(), false, Time(t));
+    ep.handle_input(ivr_core::sip::Input::udp(&msg, peer()), Time(t));
     drain(ep)
 }
 
@@ -118,10 +118,8 @@ fn endpoint() -> Endpoint {
 
 /// INVITE (branch inv1) → 100 + Offered; returns the call.
 fn offer(ep: &mut Endpoint, p: &Peer, body: &str) -> CallRef {
-    ep.receive(
-        &p.request("INVITE", "inv1", 1, "", body),
-        peer(),
-        false,
+    ep.handle_input(
+        ivr_core::sip::Input::udp(&p.request("INVITE", "inv1", 1, "", body), peer()),
         Time(0),
     );
     let (sent, events) = drain(ep);
@@ -166,10 +164,8 @@ fn answer(req: &Message, code: u16) -> Vec<u8> {
 /// A call answered and acknowledged at 20 ms.
 fn established(ep: &mut Endpoint, p: &mut Peer) -> CallRef {
     let (call, _) = offered_and_answered(ep, p, OFFER);
-    ep.receive(
-        &p.request("ACK", "ack1", 1, "", ""),
-        peer(),
-        false,
+    ep.handle_input(
+        ivr_core::sip::Input::udp(&p.request("ACK", "ack1", 1, "", ""), peer()),
         Time(20),
     );
     let (_, events) = drain(ep);
@@ -427,15 +423,24 @@ fn requests_in_unknown_dialogs_get_481() {
         ("UPDATE", "u1"),
         ("INVITE", "r1"),
     ] {
-        ep.receive(&p.request(m, b, 5, "", ""), peer(), false, Time(0));
+        ep.handle_input(
+            ivr_core::sip::Input::udp(&p.request(m, b, 5, "", ""), peer()),
+            Time(0),
+        );
         assert_eq!(codes(&drain(&mut ep).0), vec![481], "{m}");
     }
     // Out of dialog, BYE is 481 too.
     p.to_tag = None;
-    ep.receive(&p.request("BYE", "b2", 6, "", ""), peer(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(&p.request("BYE", "b2", 6, "", ""), peer()),
+        Time(0),
+    );
     assert_eq!(codes(&drain(&mut ep).0), vec![481]);
     // An ACK for nothing: silence.
-    ep.receive(&p.request("ACK", "a1", 6, "", ""), peer(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(&p.request("ACK", "a1", 6, "", ""), peer()),
+        Time(0),
+    );
     assert_eq!(drain(&mut ep), (Vec::new(), Vec::new()));
 }
 
@@ -562,7 +567,10 @@ fn we_hang_up_with_bye_retransmitted_until_answered() {
     let (sent, _) = drain(&mut ep);
     assert_eq!(sent.len(), 1);
     // The 200 for it ends the call.
-    ep.receive(&answer(bye, 200), peer(), false, Time(1_600));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(&answer(bye, 200), peer()),
+        Time(1_600),
+    );
     let (_, events) = drain(&mut ep);
     assert_eq!(
         events,
@@ -641,7 +649,7 @@ fn malformed_and_out_of_hops_requests() {
         "Max-Forwards: 70\r\n",
         "Max-Forwards: 70\r\nMax-Forwards: 69\r\n",
     );
-    ep.receive(twice.as_bytes(), peer(), false, Time(0));
+    ep.handle_input(ivr_core::sip::Input::udp(twice.as_bytes(), peer()), Time(0));
     let (sent, _) = drain(&mut ep);
     assert_eq!(codes(&sent), vec![400]);
     assert!(
@@ -651,7 +659,10 @@ fn malformed_and_out_of_hops_requests() {
     );
     // Missing Call-ID: still answered 400 (the answer cannot carry a Call-ID either).
     let no_call_id = text.replace("Call-ID: bad@192.0.2.7\r\n", "");
-    ep.receive(no_call_id.as_bytes(), peer(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(no_call_id.as_bytes(), peer()),
+        Time(0),
+    );
     match ep.poll_output() {
         Some(Output::Transmit { to, bytes }) => {
             assert_eq!(to, peer());
@@ -662,10 +673,13 @@ fn malformed_and_out_of_hops_requests() {
     let hops = String::from_utf8(p.request("INVITE", "x2", 1, "", OFFER))
         .expect("utf-8")
         .replace("Max-Forwards: 70", "Max-Forwards: 0");
-    ep.receive(hops.as_bytes(), peer(), false, Time(0));
+    ep.handle_input(ivr_core::sip::Input::udp(hops.as_bytes(), peer()), Time(0));
     assert_eq!(codes(&drain(&mut ep).0), vec![483]);
     // Garbage: nothing to answer, nothing breaks.
-    ep.receive(b"\x00\x01garbage", peer(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(b"\x00\x01garbage", peer()),
+        Time(0),
+    );
     assert_eq!(drain(&mut ep), (Vec::new(), Vec::new()));
     assert_eq!(ep.calls(), 0);
 }
@@ -823,7 +837,10 @@ fn only_allowed_networks_are_heard() {
         "[::ffff:10.0.0.1]:5060",
     ] {
         let src: SocketAddr = ok.parse().expect("literal");
-        ep.receive(&p.request("OPTIONS", ok, 1, "", ""), src, false, Time(0));
+        ep.handle_input(
+            ivr_core::sip::Input::udp(&p.request("OPTIONS", ok, 1, "", ""), src),
+            Time(0),
+        );
         let (sent, _) = drain(&mut ep);
         assert_eq!(codes(&sent), vec![200], "{ok}");
         assert_eq!(sent[0].0, src, "answered where it came from");

@@ -2,7 +2,7 @@
 //! endpoint that has calls in every state, get an answer that is itself a SIP response, or
 //! nothing; the endpoint keeps serving afterwards.
 
-use ivr_core::flow::Time;
+use ivr_core::Time;
 use ivr_core::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
 use proptest::prelude::*;
 use std::net::SocketAddr;
@@ -19,11 +19,17 @@ fn busy_endpoint() -> Endpoint {
     cfg.allow
         .push("192.0.2.0/24".parse().expect("literal network"));
     let mut ep = Endpoint::new(cfg, 7);
-    ep.receive(INVITE.as_bytes(), source(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(INVITE.as_bytes(), source()),
+        Time(0),
+    );
     let second = INVITE
         .replace("prop@", "prop2@")
         .replace("z9hG4bKp1", "z9hG4bKp2");
-    ep.receive(second.as_bytes(), source(), false, Time(0));
+    ep.handle_input(
+        ivr_core::sip::Input::udp(second.as_bytes(), source()),
+        Time(0),
+    );
     let mut calls = Vec::new();
     while let Some(o) = ep.poll_output() {
         if let Output::Event(Event::Offered { call, .. }) = o {
@@ -130,7 +136,7 @@ proptest! {
     ) {
         let mut ep = busy_endpoint();
         let msg = apply(&bases()[which], &edits);
-        ep.receive(&msg, source(), false, Time(10));
+        ep.handle_input(ivr_core::sip::Input::udp(&msg, source()), Time(10));
         ep.handle_timeout(Time(10 + later));
         while let Some(o) = ep.poll_output() {
             if let Output::Transmit { bytes, .. } = o {
@@ -142,7 +148,7 @@ proptest! {
         }
         // Still serving: a fresh call is offered.
         let fresh = INVITE.replace("prop@", "fresh@").replace("z9hG4bKp1", "z9hG4bKf");
-        ep.receive(fresh.as_bytes(), source(), false, Time(20 + later));
+        ep.handle_input(ivr_core::sip::Input::udp(fresh.as_bytes(), source()), Time(20 + later));
         let mut offered = false;
         while let Some(o) = ep.poll_output() {
             offered |= matches!(o, Output::Event(Event::Offered { .. }));

@@ -263,11 +263,11 @@ fn a_stream_cannot_make_the_framer_buffer_without_end() {
 
 /// What the endpoint does with one message on its own (fresh endpoint, UDP, a private source).
 fn seen_at_endpoint(bytes: &[u8]) -> String {
-    use ivr_core::flow::Time;
+    use ivr_core::Time;
     use ivr_core::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
     let mut ep = Endpoint::new(EndpointConfig::default(), 1);
     let src: std::net::SocketAddr = "10.0.0.9:5060".parse().expect("literal address");
-    ep.receive(bytes, src, false, Time(0));
+    ep.handle_input(ivr_core::sip::Input::udp(bytes, src), Time(0));
     let mut seen = Vec::new();
     while let Some(o) = ep.poll_output() {
         match o {

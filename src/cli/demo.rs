@@ -203,12 +203,7 @@ pub fn run(a: Args) -> ExitCode {
         let Some(cdr1) = record_of(server.cdr_path(), &one.call_id).await else {
             return fail("call 1 left no call record");
         };
-        print_call(
-            "Call 1 (Arabic): a new complaint",
-            &one,
-            &cdr1,
-            catalog,
-        );
+        print_call("Call 1 (Arabic): a new complaint", &one, &cdr1, catalog);
         let ticket = cdr1["backend"]
             .as_array()
             .and_then(|b| b.iter().find(|r| r["result"] == "ok"))

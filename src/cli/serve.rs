@@ -124,11 +124,8 @@ pub fn run(a: Args) -> ExitCode {
         };
         let metrics_task = match a.metrics {
             Some(addr) => {
-                match ivr::core::metrics::serve(
-                    addr,
-                    Arc::clone(&services_for_reload.metrics),
-                )
-                .await
+                match ivr::core::metrics::serve(addr, Arc::clone(&services_for_reload.metrics))
+                    .await
                 {
                     Ok((bound, task)) => {
                         tracing::info!(%bound, "metrics at http://{bound}/metrics");

@@ -137,7 +137,7 @@ pub fn run(a: Args) -> ExitCode {
         auto_speak_ms: Some(3_000),
         ..Default::default()
     };
-    let line = sim::line(
+    let line = sim::line_with(
         program,
         Arc::new(flow),
         Arc::new(project.call_config()),

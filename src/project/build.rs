@@ -56,7 +56,8 @@ pub fn open_store(data: &Path) -> Result<SqliteStore, ProjectError> {
         path: data.to_path_buf(),
         source,
     })?;
-    SqliteStore::open(&data.join("complaints.sqlite")).map_err(|e| ProjectError::Store(e.to_string()))
+    SqliteStore::open(&data.join("complaints.sqlite"))
+        .map_err(|e| ProjectError::Store(e.to_string()))
 }
 
 impl Project {
@@ -154,11 +155,7 @@ impl Project {
         });
         let mut runtime = self.runtime_config();
         runtime.data = data.to_path_buf();
-        let services = Arc::new(Services::new(
-            line,
-            Arc::new(Operations::new(backend)),
-            tts,
-        ));
+        let services = Arc::new(Services::new(line, Arc::new(Operations::new(backend)), tts));
         Ok(Built {
             services,
             runtime,

@@ -271,10 +271,10 @@ impl Checked {
                 .map_err(|_| self.bad(format!("time_zone: unknown time zone `{tz}`")))?;
         }
         for h in &f.holidays {
-            flow.holidays.push(
-                h.parse()
-                    .map_err(|_| self.bad(format!("holidays: `{h}` is not a date (YYYY-MM-DD)")))?,
-            );
+            flow.holidays
+                .push(h.parse().map_err(|_| {
+                    self.bad(format!("holidays: `{h}` is not a date (YYYY-MM-DD)"))
+                })?);
         }
         let mut call = CallConfig::default();
         if let Some(secs) = f.max_call_seconds {
@@ -315,9 +315,9 @@ impl Checked {
                 .map(|c| match c.to_ascii_lowercase().as_str() {
                     "pcmu" => Ok(Law::Pcmu),
                     "pcma" => Ok(Law::Pcma),
-                    other => Err(self.bad(format!(
-                        "sip.codecs: unknown codec `{other}` (pcmu, pcma)"
-                    ))),
+                    other => {
+                        Err(self.bad(format!("sip.codecs: unknown codec `{other}` (pcmu, pcma)")))
+                    }
                 })
                 .collect::<Result<_, _>>()?;
             if rc.prefer.is_empty() {

@@ -369,10 +369,8 @@ impl Call {
                         outcome: TransferOutcome::NoAnswer,
                         timed_out: true,
                     });
-                    self.flow.handle_input(
-                        flow::Input::Transfer(TransferOutcome::NoAnswer),
-                        now,
-                    );
+                    self.flow
+                        .handle_input(flow::Input::Transfer(TransferOutcome::NoAnswer), now);
                 }
             }
             Timer::Backend(id) => {
@@ -447,8 +445,7 @@ impl Call {
                     outcome,
                     timed_out: false,
                 });
-                self.flow
-                    .handle_input(flow::Input::Transfer(outcome), now);
+                self.flow.handle_input(flow::Input::Transfer(outcome), now);
             }
             Event::Ended { reason, .. } => self.sip_ended(reason, now),
             // A call machine is made for an offer; another one is not for this call.
@@ -458,8 +455,8 @@ impl Call {
 
     fn apply(&mut self, media: &Agreed) {
         self.remote = media.remote.map(|(ip, port)| SocketAddr::new(ip, port));
-        self.sending =
-            matches!(media.direction, Direction::SendRecv | Direction::SendOnly) && self.remote.is_some();
+        self.sending = matches!(media.direction, Direction::SendRecv | Direction::SendOnly)
+            && self.remote.is_some();
         self.far_sends = matches!(media.direction, Direction::SendRecv | Direction::RecvOnly);
     }
 
@@ -500,10 +497,8 @@ impl Call {
         self.timers
             .set(Timer::MaxDuration, now.plus(self.config.max_call_ms));
         if real && self.config.rtp_inactivity_ms > 0 && self.far_sends {
-            self.timers.set(
-                Timer::Inactivity,
-                now.plus(self.config.rtp_inactivity_ms),
-            );
+            self.timers
+                .set(Timer::Inactivity, now.plus(self.config.rtp_inactivity_ms));
         }
         let at = self.wall(now);
         self.flow.handle_input(
@@ -539,10 +534,8 @@ impl Call {
                 .as_ref()
                 .and_then(Media::last_received)
                 .map_or(self.inactivity_from, |t| t.max(self.inactivity_from));
-            self.timers.set(
-                Timer::Inactivity,
-                from.plus(self.config.rtp_inactivity_ms),
-            );
+            self.timers
+                .set(Timer::Inactivity, from.plus(self.config.rtp_inactivity_ms));
         } else {
             self.timers.cancel(Timer::Inactivity);
         }

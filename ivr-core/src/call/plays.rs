@@ -435,7 +435,11 @@ impl Call {
                         let law = self
                             .plays
                             .iter()
-                            .find(|d| d.slots.iter().any(|s| matches!(s, Slot::Pending(w) if *w == id)))
+                            .find(|d| {
+                                d.slots
+                                    .iter()
+                                    .any(|s| matches!(s, Slot::Pending(w) if *w == id))
+                            })
                             .map_or(Law::Pcmu, |d| d.law);
                         let mut bytes = Vec::with_capacity(samples.len());
                         g711::encode(law, &samples, &mut bytes);

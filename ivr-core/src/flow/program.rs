@@ -5,8 +5,8 @@
 //! already merged. Handler bodies are code like any other: a noinput/nomatch handler ends in
 //! [`Op::Repeat`], an `after` handler and a `press` body jump to what follows the state.
 
-use ivr_dsl::ast::{BinOp, Event, Expr, Ident, SayWhat, Script, Stmt, StmtKind, ValueStyle};
 use crate::vocab::Key;
+use ivr_dsl::ast::{BinOp, Event, Expr, Ident, SayWhat, Script, Stmt, StmtKind, ValueStyle};
 use ivr_dsl::{Lang, OpKind};
 use rustc_hash::FxHashMap;
 

@@ -281,9 +281,16 @@ mod tests {
         );
         let mut ev = Vec::new();
         let f1 = p.next_frame(&mut ev).map(<[u8]>::to_vec);
-        assert_eq!(ev, vec![PlayEvent::Started(1)], "reported with the first frame");
+        assert_eq!(
+            ev,
+            vec![PlayEvent::Started(1)],
+            "reported with the first frame"
+        );
         assert_eq!(f1, Some(vec![1; 160]));
-        assert_eq!(p.next_frame(&mut ev).map(<[u8]>::to_vec), Some(vec![1; 160]));
+        assert_eq!(
+            p.next_frame(&mut ev).map(<[u8]>::to_vec),
+            Some(vec![1; 160])
+        );
         // 100 bytes of 2, then 60 of 3.
         let f3 = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
         assert_eq!((&f3[..100], &f3[100..]), (&[2u8; 100][..], &[3u8; 60][..]));
@@ -335,7 +342,11 @@ mod tests {
         let f = p.next_frame(&mut ev).map(<[u8]>::to_vec).expect("frame");
         let mut back = Vec::new();
         g711::decode(Law::Pcma, &f, &mut back);
-        assert!(back.iter().all(|&s| (s - 1000).abs() < 40), "{:?}", &back[..4]);
+        assert!(
+            back.iter().all(|&s| (s - 1000).abs() < 40),
+            "{:?}",
+            &back[..4]
+        );
     }
 
     #[test]

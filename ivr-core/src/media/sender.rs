@@ -3,9 +3,9 @@
 //! drifts); the marker bit at the start of each talkspurt; silence frames (or none) between
 //! prompts; RFC 4733 events sharing the sequence numbers.
 
-use crate::vocab::Time;
 use crate::media::dtmf::rfc4733::EventPacket;
 use crate::media::rtp;
+use crate::vocab::Time;
 
 /// Settings from SDP and configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

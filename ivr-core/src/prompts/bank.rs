@@ -124,11 +124,17 @@ impl PromptBank {
             .as_ref()
             .map(|c| c.fragment_text(f))
             .unwrap_or_default();
-        self.estimate_ms(&text).map(|ms| Piece::Silence(ms as usize * 8))
+        self.estimate_ms(&text)
+            .map(|ms| Piece::Silence(ms as usize * 8))
     }
 
     /// Appends the audio of `f` in `law` to `out`: prompts, spoken values and the beep.
-    pub fn resolve(&self, f: &Fragment, law: Law, out: &mut Vec<Piece>) -> Result<(), MissingAudio> {
+    pub fn resolve(
+        &self,
+        f: &Fragment,
+        law: Law,
+        out: &mut Vec<Piece>,
+    ) -> Result<(), MissingAudio> {
         match self.resolve_audio(f, law, out) {
             Err(MissingAudio::NotPrompt(what)) => Err(MissingAudio::NotPrompt(what)),
             Err(e) => match self.estimated(f) {
@@ -269,7 +275,10 @@ mod tests {
         let b = PromptBank::estimating(Some(c), 60);
         out.clear();
         b.resolve(&f, Law::Pcmu, &mut out).expect("audio");
-        assert!(matches!(out[0], Piece::Audio(_)), "real audio where there is some");
+        assert!(
+            matches!(out[0], Piece::Audio(_)),
+            "real audio where there is some"
+        );
         out.clear();
         let missing = Fragment::Prompt {
             id: "no-such-prompt".into(),

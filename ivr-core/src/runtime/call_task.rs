@@ -249,12 +249,7 @@ fn log(e: &CallEvent) {
             law,
             telephone_event,
             inband,
-        } => tracing::info!(
-            codec = law.name(),
-            telephone_event,
-            inband,
-            "call answered"
-        ),
+        } => tracing::info!(codec = law.name(), telephone_event, inband, "call answered"),
         CallEvent::Refused { code } => tracing::info!(code, "call refused"),
         CallEvent::MediaChanged {
             law,
@@ -269,7 +264,12 @@ fn log(e: &CallEvent) {
             tracing::info!(op = %request.op, "backend request")
         }
         CallEvent::BackendAnswered { op, result, ms, .. } => {
-            tracing::info!(%op, ?result, ms, "backend answered")
+            let (kind, detail) = match result {
+                crate::flow::BackendResult::Ok(v) => ("ok", v.text()),
+                crate::flow::BackendResult::NotFound => ("not_found", String::new()),
+                crate::flow::BackendResult::Failure(f) => ("failure", f.to_string()),
+            };
+            tracing::info!(%op, result = kind, %detail, ms, "backend answered")
         }
         CallEvent::TransferRequested { dest, target } => {
             tracing::info!(%dest, ?target, "transferring")

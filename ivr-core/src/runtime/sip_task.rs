@@ -144,9 +144,9 @@ impl SipTask {
     fn on_control(&mut self, m: Control) {
         let now = self.clock.now();
         match m {
-            Control::Stream { from, bytes } => {
-                self.ep.handle_input(crate::sip::Input::tcp(&bytes, from), now)
-            }
+            Control::Stream { from, bytes } => self
+                .ep
+                .handle_input(crate::sip::Input::tcp(&bytes, from), now),
             Control::Opened { from, tx } => {
                 self.streams.insert(from, tx);
             }

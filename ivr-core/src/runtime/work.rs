@@ -34,7 +34,13 @@ pub(super) fn backend(ops: Arc<Operations>, b: BackendCall, done: DoneTx) {
 }
 
 /// Speaks a text.
-pub(super) fn speak(tts: Option<super::SharedTts>, text: String, lang: Lang, id: u64, done: DoneTx) {
+pub(super) fn speak(
+    tts: Option<super::SharedTts>,
+    text: String,
+    lang: Lang,
+    id: u64,
+    done: DoneTx,
+) {
     tokio::task::spawn_blocking(move || {
         let result = match tts {
             Some(t) => match t.synthesize(&text, lang) {

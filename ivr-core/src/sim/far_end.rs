@@ -306,13 +306,8 @@ impl<'a> FarEnd<'a> {
                 Output::Backend(b) => {
                     let result = self.backend.request(&b.context, &b.request);
                     let at = self.now.plus(self.opts.backend_delay_ms);
-                    self.pending.push((
-                        at,
-                        Input::BackendDone {
-                            id: b.id,
-                            result,
-                        },
-                    ));
+                    self.pending
+                        .push((at, Input::BackendDone { id: b.id, result }));
                 }
                 Output::Work { id, work } => {
                     let result = self.work(work);
@@ -330,13 +325,14 @@ impl<'a> FarEnd<'a> {
     fn sip(&mut self, cmd: Command) {
         let now = self.now;
         match cmd {
-            Command::Answer { .. } => self.pending.push((
-                now,
+            // The caller's phone acknowledges the answer at once.
+            Command::Answer { .. } => self.call.handle_input(
                 Input::Sip(Event::Confirmed {
                     call: CALL,
                     media: agreed(),
                 }),
-            )),
+                now,
+            ),
             Command::Reject { code } => self.pending.push((
                 now,
                 Input::Sip(Event::Ended {
@@ -351,13 +347,17 @@ impl<'a> FarEnd<'a> {
                     reason: EndReason::LocalBye,
                 }),
             )),
-            Command::Transfer { .. } => self.pending.push((
-                now.plus(1_000),
-                Input::Sip(Event::Transferred {
-                    call: CALL,
-                    outcome: self.opts.transfer,
-                }),
-            )),
+            Command::Transfer { .. } => {
+                if let Some(ms) = self.opts.transfer_after_ms {
+                    self.pending.push((
+                        now.plus(ms),
+                        Input::Sip(Event::Transferred {
+                            call: CALL,
+                            outcome: self.opts.transfer,
+                        }),
+                    ));
+                }
+            }
             Command::Ring => {}
         }
     }
@@ -365,9 +365,7 @@ impl<'a> FarEnd<'a> {
     fn work(&mut self, work: Work) -> WorkResult {
         let silence = |ms: u64| WorkResult::Audio(Arc::from(vec![0i16; ms as usize * 8]));
         match work {
-            Work::Speak { text, .. } => {
-                silence(self.bank.estimate_ms(&text).unwrap_or(600))
-            }
+            Work::Speak { text, .. } => silence(self.bank.estimate_ms(&text).unwrap_or(600)),
             Work::ReadRecording { recording } => silence(recording.duration_ms),
             Work::OpenRecording { .. } => WorkResult::Opened,
             Work::CloseRecording { recording } => WorkResult::Closed {

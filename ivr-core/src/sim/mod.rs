@@ -77,6 +77,9 @@ pub struct SimOptions {
     pub backend_delay_ms: u64,
     /// How a transfer ends.
     pub transfer: TransferOutcome,
+    /// How long the far end takes to report how a transfer went (`None`: it never does; the
+    /// call's deadline decides).
+    pub transfer_after_ms: Option<u64>,
     /// Milliseconds of audio per character of prompt text (when there is no audio file).
     pub ms_per_char: u64,
     /// Record which instructions ran.
@@ -93,15 +96,28 @@ impl Default for SimOptions {
             auto_speak_ms: None,
             backend_delay_ms: 200,
             transfer: TransferOutcome::Success,
+            transfer_after_ms: Some(1_000),
             ms_per_char: 60,
             coverage: false,
         }
     }
 }
 
+/// A line for simulated calls of `program` with default settings and prompt lengths
+/// estimated from their text.
+pub fn line(program: Arc<Program>) -> Line {
+    line_with(
+        program,
+        Arc::new(FlowConfig::default()),
+        Arc::new(CallConfig::default()),
+        None,
+        SimOptions::default().ms_per_char,
+    )
+}
+
 /// A line for simulated calls: `program` with its settings, prompt audio from `catalog` where
 /// there is some, and lengths estimated from the text (`ms_per_char`) where there is none.
-pub fn line(
+pub fn line_with(
     program: Arc<Program>,
     flow: Arc<FlowConfig>,
     config: Arc<CallConfig>,

@@ -194,10 +194,8 @@ impl<'a> Transcriber<'a> {
             CallEvent::PlayEnded { id, .. } => {
                 self.queued.remove(&id);
             }
-            CallEvent::PlaybackStopped => {
-                if !self.queued.is_empty() {
-                    self.line(at, "playback interrupted");
-                }
+            CallEvent::PlaybackStopped if !self.queued.is_empty() => {
+                self.line(at, "playback interrupted");
             }
             CallEvent::Key { key, .. } => {
                 self.heard_mark = self.t.heard.len();
@@ -280,7 +278,10 @@ impl<'a> Transcriber<'a> {
             CallEvent::TransferEnded {
                 outcome,
                 timed_out: true,
-            } => self.line(at, format!("transfer: {} (the call's deadline)", outcome.as_str())),
+            } => self.line(
+                at,
+                format!("transfer: {} (the call's deadline)", outcome.as_str()),
+            ),
             CallEvent::HangingUp { .. } => self.line(at, "hangup"),
             CallEvent::Flow(e) => self.flow_event(at, e),
             _ => {}

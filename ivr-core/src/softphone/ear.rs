@@ -92,7 +92,6 @@ impl Ear {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

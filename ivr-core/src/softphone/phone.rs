@@ -112,10 +112,13 @@ pub struct Phone {
     last_step_at: Option<Time>,
     keys_out: VecDeque<(Time, Key)>,
     ear: Ear,
-    heard: Vec<i16>,
+    /// Heard since the ear last listened.
+    fresh: Vec<i16>,
     all_heard: Vec<i16>,
     hung_up: bool,
     moves: u32,
+    /// On hold: nothing is sent.
+    held: bool,
     report: PhoneReport,
 }
 
@@ -175,10 +178,11 @@ impl Phone {
             last_step_at: None,
             keys_out: VecDeque::new(),
             ear: Ear::new(),
-            heard: Vec::new(),
+            fresh: Vec::new(),
             all_heard: Vec::new(),
             hung_up: false,
             moves: 0,
+            held: false,
             report,
             cfg,
         }
@@ -204,6 +208,11 @@ impl Phone {
         self.uac.call_id()
     }
 
+    /// Our SIP address.
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.cfg.local
+    }
+
     /// Our RTP address now.
     pub fn rtp_addr(&self) -> SocketAddr {
         self.cfg.rtp
@@ -223,6 +232,21 @@ impl Phone {
         self.uac.reinvite(rtp, prefer, now);
     }
 
+    /// Puts the call on hold (a re-INVITE with `a=inactive`): the phone sends no media until
+    /// [`Phone::resume`].
+    pub fn hold(&mut self, now: Time) {
+        let (rtp, prefer) = (self.cfg.rtp, self.cfg.prefer.clone());
+        self.held = true;
+        self.uac.reinvite_as(rtp, &prefer, "inactive", now);
+    }
+
+    /// Takes the call off hold.
+    pub fn resume(&mut self, now: Time) {
+        let (rtp, prefer) = (self.cfg.rtp, self.cfg.prefer.clone());
+        self.held = false;
+        self.uac.reinvite_as(rtp, &prefer, "sendrecv", now);
+    }
+
     fn line(&mut self, now: Time, text: String) {
         self.report.lines.push((now.since(self.started), text));
     }
@@ -231,7 +255,8 @@ impl Phone {
     pub fn handle_input(&mut self, input: Input<'_>, now: Time) {
         match input {
             Input::Sip { bytes, from } => {
-                self.uac.handle_input(crate::sip::Input::udp(bytes, from), now);
+                self.uac
+                    .handle_input(crate::sip::Input::udp(bytes, from), now);
                 self.after(now);
             }
             Input::Rtp { bytes, from } => {
@@ -260,8 +285,15 @@ impl Phone {
         if self.is_finished() {
             return None;
         }
+        // The next key group's time, when nothing else holds it back (a deadline that
+        // passes while the phone waits for a beep would wake it for nothing).
         let pause = match (self.cfg.timing, self.last_step_at) {
-            (KeyTiming::Pause(ms), Some(t)) if !self.steps.is_empty() => Some(t.plus(ms)),
+            (KeyTiming::Pause(ms), Some(t))
+                if !self.steps.is_empty() && !self.waiting_beep && self.keys_out.is_empty() =>
+            {
+                let speaking = self.speaking_until.unwrap_or(Time(0));
+                Some(t.plus(ms).max(speaking))
+            }
             _ => None,
         };
         let hangup = match (self.cfg.hangup_after_ms, self.answered_at) {
@@ -289,12 +321,13 @@ impl Phone {
             return Some(Output::Sip { to, bytes });
         }
         let from = self.cfg.rtp;
+        let held = self.held;
         let m = self.media.as_mut()?;
         while let Some(o) = m.poll_output() {
             match o {
                 session::Output::Transmit(packet) => match m.remote().or(self.remote) {
-                    Some(to) => return Some(Output::Rtp { from, to, packet }),
-                    None => m.recycle(packet),
+                    Some(to) if !held => return Some(Output::Rtp { from, to, packet }),
+                    _ => m.recycle(packet),
                 },
                 session::Output::Event(_) => {}
             }
@@ -350,12 +383,20 @@ impl Phone {
             }
             UacEvent::Moved { media: a } => {
                 self.moves += 1;
+                let moved = self.uac.rtp() != self.cfg.rtp;
                 self.cfg.rtp = self.uac.rtp();
                 self.line(
                     now,
-                    format!("media moved: {} from {}", a.law.name(), self.cfg.rtp),
+                    format!(
+                        "media {}: {} from {}",
+                        if self.held { "held" } else { "moved" },
+                        a.law.name(),
+                        self.cfg.rtp
+                    ),
                 );
-                self.new_media(&a, now);
+                if moved || self.media.as_ref().is_some_and(|m| m.law() != a.law) {
+                    self.new_media(&a, now);
+                }
             }
             UacEvent::MoveFailed(code) => self.line(now, format!("re-INVITE refused: {code}")),
             UacEvent::Failed { code, reason } => {
@@ -383,13 +424,13 @@ impl Phone {
             return;
         };
         let Some(m) = self.media.as_mut() else { return };
-        m.take_heard(&mut self.heard);
-        let beep_ended = self.ear.hear(&self.heard);
+        m.take_heard(&mut self.fresh);
+        let beep_ended = self.ear.hear(&self.fresh);
         self.report.heard_audio_ms = self.ear.audio_ms;
         if self.cfg.keep_heard {
-            self.all_heard.append(&mut self.heard);
+            self.all_heard.append(&mut self.fresh);
         } else {
-            self.heard.clear();
+            self.fresh.clear();
         }
         if beep_ended {
             self.report.beeps += 1;
@@ -468,12 +509,7 @@ impl Phone {
                 }
             }
         }
-        if !self.hung_up
-            && self
-                .cfg
-                .hangup_after_ms
-                .is_some_and(|d| now.0 >= ans.0 + d)
-        {
+        if !self.hung_up && self.cfg.hangup_after_ms.is_some_and(|d| now.0 >= ans.0 + d) {
             self.hang_up(now);
         }
     }

@@ -55,8 +55,12 @@ pub enum PhoneError {
 /// Places the call and runs it to its end.
 pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
     let bind = |e| PhoneError::Bind(o.bind, e);
-    let sip = tokio::net::UdpSocket::bind((o.bind, 0)).await.map_err(bind)?;
-    let rtp = tokio::net::UdpSocket::bind((o.bind, 0)).await.map_err(bind)?;
+    let sip = tokio::net::UdpSocket::bind((o.bind, 0))
+        .await
+        .map_err(bind)?;
+    let rtp = tokio::net::UdpSocket::bind((o.bind, 0))
+        .await
+        .map_err(bind)?;
     let local = sip.local_addr().map_err(bind)?;
     let rtp_addr = rtp.local_addr().map_err(bind)?;
     let clock = Clock::new();

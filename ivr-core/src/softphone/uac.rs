@@ -365,6 +365,12 @@ impl Uac {
     /// Moves our media (a re-INVITE in the dialog): offers `rtp` and `prefer`. The answer
     /// comes as [`UacEvent::Moved`], a refusal as [`UacEvent::MoveFailed`].
     pub fn reinvite(&mut self, rtp: SocketAddr, prefer: &[Law], now: Time) {
+        self.reinvite_as(rtp, prefer, "sendrecv", now);
+    }
+
+    /// A re-INVITE with the media direction `direction` (`inactive` holds the call,
+    /// `sendrecv` resumes it).
+    pub fn reinvite_as(&mut self, rtp: SocketAddr, prefer: &[Law], direction: &str, now: Time) {
         if self.state != State::Established || self.reinvite.is_some() {
             return;
         }
@@ -381,7 +387,8 @@ impl Uac {
             rtp.port(),
             self.seed & 0xffff_ffff,
             version,
-        );
+        )
+        .replace("a=sendrecv", &format!("a={direction}"));
         let Some(d) = self.dialog.as_mut() else {
             return;
         };
@@ -556,12 +563,12 @@ impl Uac {
             }
             Start::Request { method, .. } => {
                 let method = method.clone();
-                self.on_request(&m, &method, source);
+                self.on_request(&m, &method, source, now);
             }
         }
     }
 
-    fn on_request(&mut self, req: &Message, method: &str, source: SocketAddr) {
+    fn on_request(&mut self, req: &Message, method: &str, source: SocketAddr, now: Time) {
         let code = match method {
             "ACK" => return,
             "BYE" => {
@@ -570,10 +577,24 @@ impl Uac {
             }
             "OPTIONS" | "INFO" | "NOTIFY" => 200,
             "INVITE" | "UPDATE" => 488,
+            // A transfer is accepted and reported as begun, never as finished: the test phone
+            // places no second call (a far end whose transfer never completes).
+            "REFER" if self.state == State::Established => 202,
             _ => 501,
         };
         let bytes = response::build(req, source, code, None, &[], None);
         self.out.push_back((source, Arc::from(bytes)));
+        if code == 202 {
+            self.in_dialog(
+                "NOTIFY",
+                &[
+                    ("Event", "refer".to_string()),
+                    ("Subscription-State", "active;expires=60".to_string()),
+                ],
+                Some(("message/sipfrag", b"SIP/2.0 100 Trying\r\n")),
+                now,
+            );
+        }
     }
 
     fn top_branch(m: &Message) -> Option<String> {
@@ -753,8 +774,8 @@ impl Uac {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
     use crate::sip::Input;
+    use crate::sip::endpoint::{Endpoint, EndpointConfig, Event, Output};
 
     fn cfg(credentials: Option<(String, String)>) -> UacConfig {
         UacConfig {

@@ -392,7 +392,15 @@ mod tests {
 
     #[test]
     fn generated_keys_are_detected() {
-        for key in [Key::D1, Key::D5, Key::D9, Key::D0, Key::Star, Key::Pound, Key::D] {
+        for key in [
+            Key::D1,
+            Key::D5,
+            Key::D9,
+            Key::D0,
+            Key::Star,
+            Key::Pound,
+            Key::D,
+        ] {
             let mut d = Detector::default();
             let mut out = Vec::new();
             let mut audio = generate(key, 100, -10.0);

@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn dtmf_bodies_and_other_types() {
-        assert_eq!(parse("application/dtmf", b"7\r\n").map(|d| d.key), Ok(Key::D7));
+        assert_eq!(
+            parse("application/dtmf", b"7\r\n").map(|d| d.key),
+            Ok(Key::D7)
+        );
         assert_eq!(
             parse("application/dtmf; charset=utf-8", b"a").map(|d| d.key),
             Ok(Key::A)

@@ -8,8 +8,8 @@
 //! (§2.5.2.3). The volume field is never used to accept or reject.
 
 use super::Digit;
-use crate::vocab::{DigitMethod, Key, Time};
 use crate::media::rtp::Packet;
+use crate::vocab::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
 
 /// What the receiver reports.

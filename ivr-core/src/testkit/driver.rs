@@ -1,12 +1,19 @@
-//! A small driver for the flow machine in virtual time.
-#![allow(dead_code, missing_docs)]
+//! The flow machine alone in virtual time, for tests of the script's semantics (timeouts,
+//! handlers, collection rules) without media or SIP.
 
-use ivr_core::flow::*;
+use crate::flow::{Event, FlowConfig, FlowMachine, Fragment, Input, Output, Value};
+use crate::vocab::{DigitMethod, Key, Time};
 use std::sync::Arc;
 
-pub struct Driver {
-    pub call: Call,
+/// The flow machine alone, in virtual time: plays take a fixed time (`play_ms`), keys and
+/// timeouts come when the test says.
+#[derive(Debug)]
+pub struct FlowDriver {
+    /// The machine.
+    pub call: FlowMachine,
+    /// Virtual milliseconds.
     pub now: u64,
+    /// Every output with its time.
     pub outputs: Vec<(u64, Output)>,
     /// Plays not yet finished (id, when they finish).
     pub playing: Vec<(u64, u64)>,
@@ -14,28 +21,16 @@ pub struct Driver {
     pub play_ms: u64,
 }
 
-pub fn program(src: &str) -> Arc<Program> {
-    let env = ivr_dsl::Environment {
-        destinations: Some(["agents".to_string()].into()),
-        ..Default::default()
-    };
-    match Program::compile(src.as_bytes(), &env, Defaults::default()) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            let c = ivr_dsl::check(src.as_bytes(), &env);
-            panic!("{e}: {:?}", c.diagnostics)
-        }
-    }
-}
-
-impl Driver {
-    pub fn new(src: &str) -> Driver {
-        Self::with_config(src, CallConfig::default())
+impl FlowDriver {
+    /// A machine for `src` with default settings.
+    pub fn new(src: &str) -> FlowDriver {
+        Self::with_config(src, FlowConfig::default())
     }
 
-    pub fn with_config(src: &str, config: CallConfig) -> Driver {
-        Driver {
-            call: Call::new(program(src), Arc::new(config)),
+    /// A machine for `src` with `config`.
+    pub fn with_config(src: &str, config: FlowConfig) -> FlowDriver {
+        FlowDriver {
+            call: FlowMachine::new(super::program(src), Arc::new(config)),
             now: 0,
             outputs: Vec::new(),
             playing: Vec::new(),
@@ -43,8 +38,9 @@ impl Driver {
         }
     }
 
+    /// Starts the call at the wall clock `at` (RFC 3339).
     pub fn start_at(&mut self, at: &str) {
-        let at: jiff::Timestamp = at.parse().expect("timestamp");
+        let at: jiff::Timestamp = at.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         self.input(Input::Started {
             caller: "+966500000001".into(),
             called: "940".into(),
@@ -52,12 +48,14 @@ impl Driver {
         });
     }
 
+    /// Starts the call on a Sunday morning in Riyadh.
     pub fn start(&mut self) {
         self.start_at("2026-11-29T07:00:00Z");
     }
 
+    /// Feeds an input now.
     pub fn input(&mut self, i: Input) {
-        self.call.handle(i, Time(self.now));
+        self.call.handle_input(i, Time(self.now));
         self.drain();
     }
 
@@ -76,7 +74,8 @@ impl Driver {
                     let ids: Vec<u64> = self.playing.drain(..).map(|(id, _)| id).collect();
                     self.outputs.push((self.now, o.clone()));
                     for id in ids {
-                        self.call.handle(Input::PlayFinished { id }, Time(self.now));
+                        self.call
+                            .handle_input(Input::PlayFinished { id }, Time(self.now));
                     }
                     continue;
                 }
@@ -109,13 +108,17 @@ impl Driver {
         self.now = self.now.max(t);
     }
 
+    /// Presses `k` now (a character that is not a key is ignored).
     pub fn key(&mut self, k: char) {
-        self.input(Input::Digit {
-            key: k,
-            method: DigitMethod::Rfc4733,
-        });
+        if let Some(key) = Key::from_char(k) {
+            self.input(Input::Digit {
+                key,
+                method: DigitMethod::Rfc4733,
+            });
+        }
     }
 
+    /// Presses keys 100 ms apart.
     pub fn keys(&mut self, ks: &str) {
         for k in ks.chars() {
             self.key(k);
@@ -139,6 +142,7 @@ impl Driver {
             .collect()
     }
 
+    /// The machine's events so far.
     pub fn events(&self) -> Vec<Event> {
         self.outputs
             .iter()
@@ -160,6 +164,7 @@ impl Driver {
             .collect()
     }
 
+    /// A variable's value as text.
     pub fn var(&self, name: &str) -> Option<String> {
         self.call.var(name).map(Value::text)
     }
