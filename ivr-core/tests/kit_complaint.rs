@@ -65,12 +65,6 @@ fn complaint_and_tracking(seed: u64, link: LinkConfig, dtmf: DtmfMode) -> Vec<St
         c.dtmf = dtmf;
     });
     assert!(net.run_to_end(300_000), "the complaint call ends");
-    if std::env::var_os("KIT_DEBUG").is_some() {
-        eprintln!("{:#?}", net.phone(0).report());
-        for (t, e) in net.events(0) {
-            eprintln!("{} {e:?}", t.0);
-        }
-    }
     let first = net.finished()[0].record.clone();
     assert_eq!(first.outcome, "hangup", "{first:#?}");
     assert_eq!(first.hangup_by, "ivr");
@@ -81,12 +75,18 @@ fn complaint_and_tracking(seed: u64, link: LinkConfig, dtmf: DtmfMode) -> Vec<St
         DtmfMode::Info => DigitMethod::Info,
         DtmfMode::Inband => DigitMethod::Inband,
     };
-    assert!(first.digits.iter().all(|d| d.method == method), "{first:#?}");
+    assert!(
+        first.digits.iter().all(|d| d.method == method),
+        "{first:#?}"
+    );
     let rec = &first.recordings[0];
     assert!(rec.speech && rec.duration_ms > 2_000, "{rec:?}");
     assert_eq!(rec.ended, "key");
     let submit = &first.backend[0];
-    assert_eq!((submit.op.as_str(), submit.result.as_str()), ("create_complaint", "ok"));
+    assert_eq!(
+        (submit.op.as_str(), submit.result.as_str()),
+        ("create_complaint", "ok")
+    );
     let ticket = submit.detail.clone();
     assert!(
         first
@@ -110,7 +110,10 @@ fn complaint_and_tracking(seed: u64, link: LinkConfig, dtmf: DtmfMode) -> Vec<St
         .iter()
         .find(|b| b.op == "complaint_status")
         .expect("a status lookup");
-    assert_eq!((lookup.result.as_str(), lookup.detail.as_str()), ("ok", "received"));
+    assert_eq!(
+        (lookup.result.as_str(), lookup.detail.as_str()),
+        ("ok", "received")
+    );
     assert!(second.prompts.iter().any(|p| p.id == "status-received"));
     assert_eq!(net.ports_in_use(), 0, "every RTP port is free again");
     let events: Vec<String> = (0..2)
@@ -168,5 +171,8 @@ fn a_kit_call_reports_its_events_in_order() {
         .expect("ended");
     assert!(answered < key && key < ended);
     let r = &net.finished()[0].record;
-    assert_eq!((r.outcome.as_str(), r.hangup_by.as_str()), ("caller_hangup", "caller"));
+    assert_eq!(
+        (r.outcome.as_str(), r.hangup_by.as_str()),
+        ("caller_hangup", "caller")
+    );
 }

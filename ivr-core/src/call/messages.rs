@@ -198,6 +198,12 @@ pub enum CallEvent {
         /// Why.
         reason: String,
     },
+    /// Audio made for a play by blocking work (a text spoken, a recording read back) is
+    /// ready.
+    AudioLoaded {
+        /// Its length.
+        ms: u64,
+    },
     /// A key press (once, whatever the methods it came by).
     Key {
         /// The key.

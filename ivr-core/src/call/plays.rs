@@ -432,6 +432,9 @@ impl Call {
             Purpose::Play => {
                 let piece = match result {
                     WorkResult::Audio(samples) => {
+                        self.emit(CallEvent::AudioLoaded {
+                            ms: samples.len() as u64 / 8,
+                        });
                         let law = self
                             .plays
                             .iter()

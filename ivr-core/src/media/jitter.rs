@@ -18,12 +18,16 @@ pub struct Latch {
     remote: Option<SocketAddr>,
     ssrc: Option<u32>,
     last_seq: u16,
+    /// Where the far end sent from before the signalling moved it: its packets still in
+    /// flight must not win the latch back.
+    stale: Option<SocketAddr>,
 }
 
 impl Latch {
     /// Whether to accept a packet from `from` (and latch onto it).
     pub fn accept(&mut self, from: SocketAddr, p: &Packet) -> bool {
         match self.remote {
+            None if self.stale == Some(from) => false,
             None => {
                 self.remote = Some(from);
                 self.ssrc = Some(p.ssrc);
@@ -54,9 +58,14 @@ impl Latch {
     }
 
     /// Forgets the latched source (the signalling moved the media): the next packet latches
-    /// again.
-    pub fn reset(&mut self) {
-        *self = Latch::default();
+    /// again, unless it comes from where the media was before (late packets of the old
+    /// stream).
+    pub fn moved(&mut self) {
+        let stale = self.remote.take();
+        *self = Latch {
+            stale,
+            ..Latch::default()
+        };
     }
 }
 

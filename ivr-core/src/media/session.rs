@@ -292,7 +292,7 @@ impl MediaSession {
             self.detector = inband_on(&self.c).then(Detector::default);
         }
         if moved {
-            self.latch.reset();
+            self.latch.moved();
         }
     }
 

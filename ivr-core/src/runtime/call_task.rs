@@ -257,6 +257,7 @@ fn log(e: &CallEvent) {
             sending,
         } => tracing::info!(codec = law.name(), ?remote, sending, "media changed"),
         CallEvent::Key { key, method } => tracing::debug!(%key, ?method, "key"),
+        CallEvent::AudioLoaded { ms } => tracing::info!(ms, "audio loaded"),
         CallEvent::AudioMissing { fragment, reason } => {
             tracing::warn!(%fragment, %reason, "audio not played")
         }
@@ -269,7 +270,7 @@ fn log(e: &CallEvent) {
                 crate::flow::BackendResult::NotFound => ("not_found", String::new()),
                 crate::flow::BackendResult::Failure(f) => ("failure", f.to_string()),
             };
-            tracing::info!(%op, result = kind, %detail, ms, "backend answered")
+            tracing::info!(%op, result = %kind, %detail, ms, "backend answered")
         }
         CallEvent::TransferRequested { dest, target } => {
             tracing::info!(%dest, ?target, "transferring")

@@ -389,7 +389,13 @@ impl Phone {
                     now,
                     format!(
                         "media {}: {} from {}",
-                        if self.held { "held" } else { "moved" },
+                        if self.held {
+                            "held"
+                        } else if moved {
+                            "moved"
+                        } else {
+                            "resumed"
+                        },
                         a.law.name(),
                         self.cfg.rtp
                     ),

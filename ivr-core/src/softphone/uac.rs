@@ -133,8 +133,9 @@ pub struct Uac {
     challenged: bool,
     cancel_wanted: bool,
     clients: Vec<Client>,
-    /// Our re-INVITE in progress.
-    reinvite: Option<Reinvite>,
+    /// Our re-INVITEs: the one in progress, and answered ones kept a while to acknowledge
+    /// retransmissions of their 2xx.
+    reinvites: Vec<Reinvite>,
     counter: u64,
     seed: u64,
     out: VecDeque<(SocketAddr, Arc<[u8]>)>,
@@ -170,7 +171,7 @@ impl Uac {
             challenged: false,
             cancel_wanted: false,
             clients: Vec::new(),
-            reinvite: None,
+            reinvites: Vec::new(),
             counter: 0,
             seed,
             out: VecDeque::new(),
@@ -255,12 +256,12 @@ impl Uac {
     pub fn poll_timeout(&self) -> Option<Time> {
         let invite = [self.retransmit.map(|(t, _)| t), self.give_up];
         let re = self
-            .reinvite
-            .as_ref()
-            .map(|r| [r.retransmit.map(|(t, _)| t), Some(r.give_up)]);
+            .reinvites
+            .iter()
+            .flat_map(|r| [r.retransmit.map(|(t, _)| t), Some(r.give_up)]);
         invite
             .into_iter()
-            .chain(re.into_iter().flatten())
+            .chain(re)
             .flatten()
             .chain(self.clients.iter().filter_map(|c| c.tx.poll_timeout()))
             .min()
@@ -283,19 +284,21 @@ impl Uac {
                 .push_back((self.cfg.server, Arc::clone(&self.invite)));
             self.retransmit = Some((now.plus(interval * 2), interval * 2));
         }
-        if let Some(r) = self.reinvite.as_mut() {
+        for r in &mut self.reinvites {
             if let Some((t, interval)) = r.retransmit
                 && t <= now
             {
                 self.out.push_back((self.cfg.server, Arc::clone(&r.bytes)));
                 r.retransmit = Some((now.plus(interval * 2), interval * 2));
             }
-            if r.give_up <= now {
-                let answered = r.ack.is_some();
-                self.reinvite = None;
-                if !answered {
-                    self.events.push_back(UacEvent::MoveFailed(408));
-                }
+        }
+        let (done, keep): (Vec<Reinvite>, Vec<Reinvite>) = std::mem::take(&mut self.reinvites)
+            .into_iter()
+            .partition(|r| r.give_up <= now);
+        self.reinvites = keep;
+        for r in done {
+            if r.ack.is_none() {
+                self.events.push_back(UacEvent::MoveFailed(408));
             }
         }
         let mut ended = Vec::new();
@@ -371,7 +374,8 @@ impl Uac {
     /// A re-INVITE with the media direction `direction` (`inactive` holds the call,
     /// `sendrecv` resumes it).
     pub fn reinvite_as(&mut self, rtp: SocketAddr, prefer: &[Law], direction: &str, now: Time) {
-        if self.state != State::Established || self.reinvite.is_some() {
+        // One re-INVITE at a time (RFC 3261 §14.1): a new one once the last was answered.
+        if self.state != State::Established || self.reinvites.iter().any(|r| r.ack.is_none()) {
             return;
         }
         let branch = format!("z9hG4bK{}", self.unique());
@@ -405,7 +409,7 @@ impl Uac {
         let cseq = d.local_cseq;
         self.out.push_back((self.cfg.server, Arc::clone(&bytes)));
         let t1 = self.cfg.timers.t1;
-        self.reinvite = Some(Reinvite {
+        self.reinvites.push(Reinvite {
             branch,
             cseq,
             bytes,
@@ -415,10 +419,11 @@ impl Uac {
         });
     }
 
-    fn on_reinvite_response(&mut self, m: &Message, code: u16, _now: Time) {
-        let Some(r) = self.reinvite.as_mut() else {
+    fn on_reinvite_response(&mut self, m: &Message, code: u16, cseq_n: u32, _now: Time) {
+        let Some(i) = self.reinvites.iter().position(|r| r.cseq == cseq_n) else {
             return;
         };
+        let r = &mut self.reinvites[i];
         r.retransmit = None;
         match code {
             100..=199 => {}
@@ -441,7 +446,7 @@ impl Uac {
                 let ack: Arc<[u8]> = d.request("ACK", &via, &branch, &contact, &[], None).into();
                 d.local_cseq = next;
                 self.out.push_back((self.cfg.server, Arc::clone(&ack)));
-                if let Some(r) = self.reinvite.as_mut() {
+                if let Some(r) = self.reinvites.get_mut(i) {
                     r.ack = Some(ack);
                     // Kept a while to answer 2xx retransmissions, then dropped by the timer.
                     r.give_up = _now.plus(64 * self.cfg.timers.t1);
@@ -474,7 +479,7 @@ impl Uac {
                 );
                 self.out
                     .push_back((self.cfg.server, Arc::from(ack.into_bytes())));
-                self.reinvite = None;
+                self.reinvites.remove(i);
                 self.events.push_back(UacEvent::MoveFailed(code));
             }
         }
@@ -636,8 +641,8 @@ impl Uac {
             .and_then(|c| c.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        if self.reinvite.as_ref().is_some_and(|r| r.cseq == cseq_n) {
-            self.on_reinvite_response(m, code, now);
+        if self.reinvites.iter().any(|r| r.cseq == cseq_n) {
+            self.on_reinvite_response(m, code, cseq_n, now);
             return;
         }
         if cseq_n != self.cseq {
