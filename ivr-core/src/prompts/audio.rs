@@ -149,6 +149,8 @@ pub struct EspeakNg {
     pub speed: u32,
     /// Where to put temporary files.
     pub temp: PathBuf,
+    /// A run taking longer is killed (a hung program never holds a thread for good).
+    pub timeout: std::time::Duration,
 }
 
 impl Default for EspeakNg {
@@ -157,6 +159,7 @@ impl Default for EspeakNg {
             program: "espeak-ng".into(),
             speed: 150,
             temp: std::env::temp_dir(),
+            timeout: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -171,17 +174,40 @@ impl Tts for EspeakNg {
             std::process::id(),
             lang.code()
         ));
-        let out = std::process::Command::new(&self.program)
+        let mut child = std::process::Command::new(&self.program)
             .args(["-v", lang.code(), "-s", &self.speed.to_string(), "-w"])
             .arg(&file)
             .arg("--")
             .arg(text)
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .map_err(|e| AudioError::Tts(format!("cannot run {}: {e}", self.program.display())))?;
-        if !out.status.success() {
-            return Err(AudioError::Tts(
-                String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            ));
+        let deadline = std::time::Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if std::time::Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = std::fs::remove_file(&file);
+                    return Err(AudioError::Tts(format!(
+                        "{} took longer than {} s",
+                        self.program.display(),
+                        self.timeout.as_secs()
+                    )));
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Err(e) => return Err(AudioError::Tts(e.to_string())),
+            }
+        };
+        if !status.success() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return Err(AudioError::Tts(err.trim().to_string()));
         }
         let wav = |source| AudioError::Wav {
             path: file.clone(),
@@ -210,6 +236,28 @@ pub fn trim_silence(samples: &[i16]) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hung_text_to_speech_program_is_killed_at_its_deadline() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ivr-tts-hang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let program = dir.join("espeak-ng");
+        std::fs::write(&program, "#!/bin/sh\nsleep 60\n").expect("script");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))
+            .expect("executable");
+        let tts = EspeakNg {
+            program,
+            temp: dir.clone(),
+            timeout: std::time::Duration::from_millis(300),
+            ..EspeakNg::default()
+        };
+        let t0 = std::time::Instant::now();
+        let e = tts.synthesize("hello", Lang::En).expect_err("given up");
+        assert!(e.to_string().contains("took longer"), "{e}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn tone(freq: f64, rate: u32, ms: u32) -> Vec<i16> {
         let n = (rate * ms / 1000) as usize;
