@@ -35,10 +35,10 @@ flow start
 
 /// Runs the example.
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
-    // The checker reads the prompt ids the script may say from the catalog.
+    // The prompts, loaded once: their audio for the calls, their ids for the checker.
+    let catalog = Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"))?;
     let env = ivr::dsl::Environment {
-        prompts: Some(ivr::dsl::PromptCatalog::load(&prompts)?),
+        prompts: Some(catalog.prompt_ids()),
         ..Default::default()
     };
     let program = Program::compile(SCRIPT.as_bytes(), &env, Defaults::default())?;
@@ -51,7 +51,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
         version: Arc::from("embedded-v1"),
         flow: Arc::new(FlowConfig::default()),
         config: Arc::new(CallConfig::default()),
-        bank: Arc::new(PromptBank::new(Arc::new(Catalog::load(&prompts)?))),
+        bank: Arc::new(PromptBank::new(Arc::new(catalog))),
     };
     let services = Arc::new(Services::new(
         line,

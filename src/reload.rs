@@ -32,6 +32,13 @@ pub fn version(bytes: &[u8]) -> String {
 #[error("{0}")]
 pub struct Refused(pub String);
 
+impl Refused {
+    /// Who is at fault: the project: the script as it is on disk.
+    pub fn fault(&self) -> ivr_core::vocab::Fault {
+        ivr_core::vocab::Fault::Local
+    }
+}
+
 /// Reads and checks the script; the program and its version, or the diagnostics.
 pub fn compile(src: &ScriptSource) -> Result<(Program, String), Refused> {
     let bytes = crate::project::read_script(&src.flow)

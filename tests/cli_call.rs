@@ -23,6 +23,9 @@ fn call(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn keys_arrive_by_rfc4733_info_and_inband() {
+    // End to end through the `ivr call` command and `ivr serve` on real sockets. (The keys'
+    // behaviour itself — every method, lossy networks — is tested in virtual time through the
+    // same machines: ivr-core/tests/kit_complaint.rs.)
     // In-band detection on for every call, so the in-band keys are heard even though the
     // softphone offers telephone-event.
     let s = Served::start_with_rtp(

@@ -79,6 +79,13 @@ pub enum RemoteError {
     Refused(String),
 }
 
+impl RemoteError {
+    /// Who is at fault: the remote Open311 system.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Backend
+    }
+}
+
 /// A remote request's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteStatus {

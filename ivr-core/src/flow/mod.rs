@@ -1,4 +1,4 @@
-//! The flow machine: a checked script compiled once ([`Program`]) and run per call ([`Call`]).
+//! The flow machine: a checked script compiled once ([`Program`]) and run per call ([`FlowMachine`]).
 //!
 //! Semantics are those of docs/language.md: VoiceXML-style counted handlers with `defaults`,
 //! `after N attempts` before the handler of the same event, `repeat` without resetting

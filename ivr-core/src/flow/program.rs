@@ -27,6 +27,13 @@ pub enum CompileError {
     NoFlow,
 }
 
+impl CompileError {
+    /// Who is at fault: the project: the script has errors.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// A compiled expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CExpr {

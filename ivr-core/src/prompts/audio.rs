@@ -37,6 +37,13 @@ pub enum AudioError {
     Tts(String),
 }
 
+impl AudioError {
+    /// Who is at fault: this machine: its files or programs.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// Decoded prompt audio, shared by all calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Audio {

@@ -39,6 +39,13 @@ pub enum MissingAudio {
     NotPrompt(&'static str),
 }
 
+impl MissingAudio {
+    /// Who is at fault: the prompt folder (audio not built).
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// Every sound of a prompt catalog, encoded.
 pub struct PromptBank {
     catalog: Option<Arc<Catalog>>,

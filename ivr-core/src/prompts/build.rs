@@ -48,6 +48,13 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// Who is at fault: this machine: the prompt folder or the speech program.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 fn hash(text: &str) -> String {
     let d = Sha256::digest(text.as_bytes());
     d.iter().take(12).map(|b| format!("{b:02x}")).collect()

@@ -37,6 +37,13 @@ pub enum PromptError {
     Audio(#[from] audio::AudioError),
 }
 
+impl PromptError {
+    /// Who is at fault: the prompt folder.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// A message of a catalog: its id, its text, and the id whose audio it uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
@@ -140,6 +147,19 @@ impl Catalog {
     /// The messages of a language, in file order.
     pub fn messages(&self, lang: Lang) -> &[Message] {
         self.messages.get(&lang).map_or(&[], Vec::as_slice)
+    }
+
+    /// The prompt ids of every language, as the script checker wants them: a project loads
+    /// its prompts once and checks scripts against what it loaded.
+    pub fn prompt_ids(&self) -> ivr_dsl::PromptCatalog {
+        ivr_dsl::PromptCatalog {
+            ids: self
+                .messages
+                .iter()
+                .map(|(l, ms)| (*l, ms.iter().map(|m| m.id.clone()).collect()))
+                .collect(),
+            dir: self.dir.clone(),
+        }
     }
 
     /// The languages that have a folder.

@@ -1,4 +1,4 @@
-//! The call simulator: the very same [`Call`] machine a live call runs, with the simulated
+//! The call simulator: the very same [`crate::call::Call`] machine a live call runs, with the simulated
 //! media model ([`crate::call::model`]) and a scripted far end, in virtual time. The far end
 //! answers the call's SIP commands at once, performs its backend requests on a
 //! [`SimBackend`] after [`SimOptions::backend_delay_ms`], reports transfers after a second,

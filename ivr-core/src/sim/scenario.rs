@@ -37,6 +37,13 @@ pub enum ScenarioError {
     },
 }
 
+impl ScenarioError {
+    /// Who is at fault: the scenario file.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// A parsed scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {

@@ -54,6 +54,13 @@ pub enum CodecError {
     Drop(String),
 }
 
+impl CodecError {
+    /// Who is at fault: the peer that sent the message.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Peer
+    }
+}
+
 fn reject(code: u16, reason: impl Into<String>) -> CodecError {
     CodecError::Reject {
         code,

@@ -46,6 +46,13 @@ pub enum DialogError {
 }
 
 impl DialogError {
+    /// Who is at fault: the peer that sent the request.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Peer
+    }
+}
+
+impl DialogError {
     /// The status to answer with.
     pub fn status(&self) -> u16 {
         match self {

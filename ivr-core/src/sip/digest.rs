@@ -31,6 +31,13 @@ pub enum DigestError {
     Algorithm(String),
 }
 
+impl DigestError {
+    /// Who is at fault: the peer that sent the challenge.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Peer
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");

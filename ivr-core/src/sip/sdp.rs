@@ -72,6 +72,13 @@ pub enum SdpError {
     NotAcceptable(String),
 }
 
+impl SdpError {
+    /// Who is at fault: the peer that sent the description.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Peer
+    }
+}
+
 /// Parses an SDP body's first audio stream.
 pub fn parse_offer(body: &str) -> Result<Offer, SdpError> {
     let mut session_addr: Option<Option<IpAddr>> = None;

@@ -2,7 +2,7 @@
 //! with real RTP, as a sans-IO machine ([`Phone`]: its user agent client [`uac::Uac`] and a
 //! [`crate::media::session::MediaSession`]) that sends key groups by RFC 4733, SIP INFO or
 //! in-band tones, speaks a WAV after the far end's beep, listens to everything it hears and
-//! reports what happened with times. [`run`] puts it on real sockets (with the `runtime`
+//! reports what happened with times. `softphone::call` puts it on real sockets (with the `runtime`
 //! feature); the test kit puts it on a virtual network.
 
 mod ear;

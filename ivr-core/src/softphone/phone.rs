@@ -55,6 +55,7 @@ pub struct PhoneConfig {
 
 /// What reaches the phone.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Input<'a> {
     /// A SIP datagram.
     Sip {
@@ -75,6 +76,7 @@ pub enum Input<'a> {
 /// What the phone sends.
 #[derive(Debug)]
 #[must_use]
+#[non_exhaustive]
 pub enum Output {
     /// A SIP message.
     Sip {

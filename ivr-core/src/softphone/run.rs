@@ -52,6 +52,13 @@ pub enum PhoneError {
     Record(PathBuf, String),
 }
 
+impl PhoneError {
+    /// Who is at fault: this machine: its sockets or disk.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Local
+    }
+}
+
 /// Places the call and runs it to its end.
 pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
     let bind = |e| PhoneError::Bind(o.bind, e);

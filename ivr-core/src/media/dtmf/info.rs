@@ -26,6 +26,13 @@ pub enum InfoError {
     BadKey(String),
 }
 
+impl InfoError {
+    /// Who is at fault: the peer that sent the INFO.
+    pub fn fault(&self) -> crate::vocab::Fault {
+        crate::vocab::Fault::Peer
+    }
+}
+
 fn key(s: &str) -> Result<Key, InfoError> {
     let s = s.trim();
     let mut cs = s.chars();
