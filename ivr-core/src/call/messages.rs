@@ -103,6 +103,12 @@ pub enum Work {
 pub enum WorkResult {
     /// Audio, 8 kHz linear.
     Audio(Arc<[i16]>),
+    /// A pause this long in place of audio (the simulator, which knows a recording's or a
+    /// text's length but has no sound for it).
+    Silence {
+        /// Its length.
+        ms: u64,
+    },
     /// The recording's place is ready.
     Opened,
     /// The recording is closed.
@@ -308,7 +314,7 @@ pub enum Output {
     /// Something the SIP endpoint should do for this call.
     Sip(Command),
     /// A backend request to perform.
-    Backend(BackendCall),
+    Backend(Box<BackendCall>),
     /// Blocking work to do off the call's path.
     Work {
         /// Answer with this id.

@@ -15,12 +15,14 @@
 //! inputs), recorded audio, [`CallEvent`]s, and at the end the call record. The tokio runtime,
 //! the simulator and the test kit drive this same machine; there is one composition of a call.
 
+mod dialog;
 mod machine;
 mod media;
 mod messages;
 pub mod model;
 mod plays;
 pub mod record;
+mod requests;
 pub mod timers;
 
 pub use machine::Call;

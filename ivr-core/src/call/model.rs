@@ -37,6 +37,9 @@ struct Rec {
     first: Time,
     c: RecordConfig,
     finish_key: Option<Key>,
+    /// When and why it ends on its own, given the speech known so far (worked out again
+    /// when the far end talks).
+    end: (Time, Ended),
 }
 
 /// The media model of one simulated call.
@@ -135,11 +138,14 @@ impl Model {
 
     /// Starts recording at `now`: the first frame is the next tick's.
     pub fn record(&mut self, c: RecordConfig, finish_key: Option<Key>, now: Time) {
-        self.rec = Some(Rec {
+        let mut r = Rec {
             first: self.tick_after(now),
             c,
             finish_key,
-        });
+            end: (now, Ended::Max),
+        };
+        r.end = self.end_of(&r);
+        self.rec = Some(r);
     }
 
     /// Whether a recording runs.
@@ -155,6 +161,10 @@ impl Model {
     /// The far end talks for `ms` from `now`.
     pub fn speech(&mut self, ms: u64, now: Time) {
         self.speech.push((now, now.plus(ms)));
+        if let Some(mut r) = self.rec {
+            r.end = self.end_of(&r);
+            self.rec = Some(r);
+        }
     }
 
     /// A key from the far end.
@@ -250,10 +260,13 @@ impl Model {
         }));
     }
 
-    fn recording_end(&self) -> Option<(Time, Ended)> {
-        let r = self.rec.as_ref()?;
+    fn end_of(&self, r: &Rec) -> (Time, Ended) {
         let (k, why) = self.natural_end(r);
-        Some((r.first.plus((k - 1) * self.ptime), why))
+        (r.first.plus((k - 1) * self.ptime), why)
+    }
+
+    fn recording_end(&self) -> Option<(Time, Ended)> {
+        self.rec.as_ref().map(|r| r.end)
     }
 
     fn next_play_event(&self) -> Option<Time> {

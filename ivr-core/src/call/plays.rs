@@ -17,17 +17,14 @@ use crate::vocab::{Key, Time};
 /// The play id of the beep before a recording (flow ids count up from 1).
 const BEEP: u64 = u64::MAX;
 
-/// One piece of a play, ready or waiting for blocking work.
-pub(super) enum Slot {
-    Ready(Piece),
-    Pending(u64),
-}
-
-/// A play in order of arrival; it goes to the media once none of its pieces is pending.
+/// A play in order of arrival; it goes to the media once none of its pieces waits for
+/// blocking work.
 pub(super) struct Deferred {
     id: u64,
     law: Law,
-    slots: Vec<Slot>,
+    pieces: Vec<Piece>,
+    /// Pieces still waiting: (index in `pieces`, work id).
+    pending: Vec<(usize, u64)>,
 }
 
 /// What a piece of blocking work is for.
@@ -52,9 +49,9 @@ pub(super) struct RecState {
     ended: Option<Recorded>,
 }
 
-fn style_of(f: &Fragment) -> Option<String> {
+fn style_of(f: &Fragment) -> Option<&'static str> {
     match f {
-        Fragment::Value { style, .. } => Some(flow::style_name(*style).to_string()),
+        Fragment::Value { style, .. } => Some(flow::style_name(*style)),
         _ => None,
     }
 }
@@ -113,8 +110,8 @@ impl Call {
         };
         let at_ms = self.since_answer(now);
         let current = self.flow.language();
-        let mut slots = Vec::with_capacity(fragments.len());
-        let mut scratch = Vec::new();
+        let mut pieces = Vec::with_capacity(fragments.len());
+        let mut pending = Vec::new();
         for f in &fragments {
             let lang = match f {
                 Fragment::Prompt { lang, .. } | Fragment::Value { lang, .. } => *lang,
@@ -122,7 +119,7 @@ impl Call {
             };
             self.record.prompts.push(PromptRecord {
                 id: f.label(),
-                lang: lang.code().into(),
+                lang: lang.code(),
                 style: style_of(f),
                 at_ms,
             });
@@ -141,7 +138,8 @@ impl Call {
                             Purpose::Play,
                             now,
                         );
-                        slots.push(Slot::Pending(w));
+                        pending.push((pieces.len(), w));
+                        pieces.push(Piece::Silence(0));
                     } else {
                         self.emit(CallEvent::AudioMissing {
                             fragment: f.label(),
@@ -157,16 +155,15 @@ impl Call {
                         Purpose::Play,
                         now,
                     );
-                    slots.push(Slot::Pending(w));
+                    pending.push((pieces.len(), w));
+                    pieces.push(Piece::Silence(0));
                 }
                 _ => {
-                    scratch.clear();
-                    match self.bank.resolve(f, law, &mut scratch) {
-                        Ok(()) => slots.extend(scratch.drain(..).map(Slot::Ready)),
-                        Err(e) => self.emit(CallEvent::AudioMissing {
+                    if let Err(e) = self.bank.resolve(f, law, &mut pieces) {
+                        self.emit(CallEvent::AudioMissing {
                             fragment: f.label(),
                             reason: e.to_string(),
-                        }),
+                        });
                     }
                 }
             }
@@ -176,30 +173,30 @@ impl Call {
             fragments,
             barge_in,
         });
-        self.plays.push_back(Deferred { id, law, slots });
+        if pending.is_empty() && self.plays.is_empty() {
+            // Nothing to wait for: straight to the media.
+            if let Some(m) = self.media.as_mut() {
+                m.play(id, law, pieces, now);
+            }
+            return;
+        }
+        self.plays.push_back(Deferred {
+            id,
+            law,
+            pieces,
+            pending,
+        });
         self.flush_plays(now);
     }
 
     /// Hands the plays whose pieces are all ready to the media, in order.
     fn flush_plays(&mut self, now: Time) {
-        while self
-            .plays
-            .front()
-            .is_some_and(|d| !d.slots.iter().any(|s| matches!(s, Slot::Pending(_))))
-        {
+        while self.plays.front().is_some_and(|d| d.pending.is_empty()) {
             let Some(d) = self.plays.pop_front() else {
                 break;
             };
-            let pieces = d
-                .slots
-                .into_iter()
-                .filter_map(|s| match s {
-                    Slot::Ready(p) => Some(p),
-                    Slot::Pending(_) => None,
-                })
-                .collect();
             if let Some(m) = self.media.as_mut() {
-                m.play(d.id, d.law, pieces, now);
+                m.play(d.id, d.law, d.pieces, now);
             }
         }
     }
@@ -438,15 +435,15 @@ impl Call {
                         let law = self
                             .plays
                             .iter()
-                            .find(|d| {
-                                d.slots
-                                    .iter()
-                                    .any(|s| matches!(s, Slot::Pending(w) if *w == id))
-                            })
+                            .find(|d| d.pending.iter().any(|(_, w)| *w == id))
                             .map_or(Law::Pcmu, |d| d.law);
                         let mut bytes = Vec::with_capacity(samples.len());
                         g711::encode(law, &samples, &mut bytes);
                         Piece::Audio(bytes.into())
+                    }
+                    WorkResult::Silence { ms } => {
+                        self.emit(CallEvent::AudioLoaded { ms });
+                        Piece::Silence(ms as usize * 8)
                     }
                     other => {
                         let reason = match other {
@@ -461,10 +458,12 @@ impl Call {
                     }
                 };
                 for d in &mut self.plays {
-                    for s in &mut d.slots {
-                        if matches!(s, Slot::Pending(w) if *w == id) {
-                            *s = Slot::Ready(piece.clone());
+                    if let Some(i) = d.pending.iter().position(|(_, w)| *w == id) {
+                        let (at, _) = d.pending.remove(i);
+                        if let Some(slot) = d.pieces.get_mut(at) {
+                            *slot = piece;
                         }
+                        break;
                     }
                 }
                 self.flush_plays(now);

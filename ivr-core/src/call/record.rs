@@ -22,10 +22,10 @@ pub struct PromptRecord {
     /// Message id, or `value:TEXT` for a spoken value, `recording`, `beep`.
     pub id: String,
     /// Language code.
-    pub lang: String,
+    pub lang: &'static str,
     /// For a value: how it was spoken (`digits`, `number`, `date`, `text`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub style: Option<String>,
+    pub style: Option<&'static str>,
     /// Milliseconds after the call was answered when it was queued.
     pub at_ms: u64,
 }

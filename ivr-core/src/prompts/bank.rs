@@ -49,8 +49,9 @@ impl MissingAudio {
 /// Every sound of a prompt catalog, encoded.
 pub struct PromptBank {
     catalog: Option<Arc<Catalog>>,
-    prompts: HashMap<(Lang, String), Encoded>,
-    fragments: HashMap<(Lang, String), Encoded>,
+    /// By language, then sound name (looked up by `&str`: no allocation per play).
+    prompts: HashMap<Lang, HashMap<String, Encoded>>,
+    fragments: HashMap<Lang, HashMap<String, Encoded>>,
     beep: Encoded,
     /// Milliseconds per character of text for what has no audio (`None`: missing audio is
     /// an error, as on a live line).
@@ -63,8 +64,11 @@ const MIN_ESTIMATE_MS: u64 = 600;
 impl std::fmt::Debug for PromptBank {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PromptBank")
-            .field("prompts", &self.prompts.len())
-            .field("fragments", &self.fragments.len())
+            .field("prompts", &self.prompts.values().map(HashMap::len).sum::<usize>())
+            .field(
+                "fragments",
+                &self.fragments.values().map(HashMap::len).sum::<usize>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -72,15 +76,20 @@ impl std::fmt::Debug for PromptBank {
 impl PromptBank {
     /// Encodes every sound of `catalog`.
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        let prompts = catalog
-            .sounds()
-            .map(|(l, n, a)| ((l, n.to_string()), Encoded::new(&a.samples)))
-            .collect();
-        let fragments = catalog
-            .fragment_sounds()
-            .into_iter()
-            .map(|(l, n, a)| ((l, n.to_string()), Encoded::new(&a.samples)))
-            .collect();
+        let mut prompts: HashMap<Lang, HashMap<String, Encoded>> = HashMap::new();
+        for (l, n, a) in catalog.sounds() {
+            prompts
+                .entry(l)
+                .or_default()
+                .insert(n.to_string(), Encoded::new(&a.samples));
+        }
+        let mut fragments: HashMap<Lang, HashMap<String, Encoded>> = HashMap::new();
+        for (l, n, a) in catalog.fragment_sounds() {
+            fragments
+                .entry(l)
+                .or_default()
+                .insert(n.to_string(), Encoded::new(&a.samples));
+        }
         PromptBank {
             catalog: Some(catalog),
             prompts,
@@ -169,7 +178,8 @@ impl PromptBank {
                     .map_or(id.as_str(), |c| c.sound_name(*lang, id));
                 let e = self
                     .prompts
-                    .get(&(*lang, name.to_string()))
+                    .get(lang)
+                    .and_then(|m| m.get(name))
                     .ok_or_else(|| MissingAudio::Prompt {
                         id: id.clone(),
                         lang: lang.code(),
@@ -180,12 +190,19 @@ impl PromptBank {
                 style: ivr_dsl::ast::ValueStyle::Text,
                 ..
             } => return Err(MissingAudio::NotPrompt("text")),
+            Fragment::Value { lang, .. } if !self.fragments.contains_key(lang) => {
+                return Err(MissingAudio::Fragment {
+                    id: String::new(),
+                    lang: lang.code(),
+                });
+            }
             Fragment::Value { text, style, lang } => {
                 let spoken = say::say(text, *style, *lang, say::Gender::Masculine);
+                let sounds = self.fragments.get(lang);
                 // All or nothing: a value with a missing word is not half spoken.
                 let mut pieces = Vec::with_capacity(spoken.fragments.len());
                 for id in &spoken.fragments {
-                    let e = self.fragments.get(&(*lang, id.clone())).ok_or_else(|| {
+                    let e = sounds.and_then(|m| m.get(id)).ok_or_else(|| {
                         MissingAudio::Fragment {
                             id: id.clone(),
                             lang: lang.code(),

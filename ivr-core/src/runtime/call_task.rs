@@ -7,7 +7,7 @@ use super::control::Control;
 use super::ports::Lease;
 use super::work::{self, Done, Recordings};
 use super::{Clock, Load, ServerEvent, Services};
-use crate::call::{Call, CallEvent, Cdr, Input, Output, Work};
+use crate::call::{Call, Cdr, Input, Output, Work};
 use crate::sip::endpoint::{CallRef, EndReason, Event};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -184,7 +184,7 @@ impl Shell {
                 let _ = self.t.sip.send(Control::Command(self.t.call, cmd));
             }
             Output::Backend(b) => {
-                work::backend(Arc::clone(&self.t.services.ops), b, self.done_tx.clone())
+                work::backend(Arc::clone(&self.t.services.ops), *b, self.done_tx.clone())
             }
             Output::Work { id, work } => match work {
                 Work::Speak { text, lang } => work::speak(
@@ -208,7 +208,7 @@ impl Shell {
                 self.recordings.audio(recording, samples)
             }
             Output::Event(e) => {
-                log(&e);
+                super::call_log::log(&e);
                 #[cfg(feature = "metrics")]
                 self.t.services.metrics.observe(&e);
                 let call_id = &self.call_id;
@@ -239,58 +239,5 @@ impl Shell {
             tracing::error!(?written, "call record not written");
         }
         self.t.services.publish(|| ServerEvent::Ended(r));
-    }
-}
-
-/// What a call's log says about an event.
-fn log(e: &CallEvent) {
-    match e {
-        CallEvent::Answered {
-            law,
-            telephone_event,
-            inband,
-        } => tracing::info!(codec = law.name(), telephone_event, inband, "call answered"),
-        CallEvent::Refused { code } => tracing::info!(code, "call refused"),
-        CallEvent::MediaChanged {
-            law,
-            remote,
-            sending,
-        } => tracing::info!(codec = law.name(), ?remote, sending, "media changed"),
-        CallEvent::Key { key, method } => tracing::debug!(%key, ?method, "key"),
-        CallEvent::AudioLoaded { ms } => tracing::info!(ms, "audio loaded"),
-        CallEvent::AudioMissing { fragment, reason } => {
-            tracing::warn!(%fragment, %reason, "audio not played")
-        }
-        CallEvent::BackendRequested { request } => {
-            tracing::info!(op = %request.op, "backend request")
-        }
-        CallEvent::BackendAnswered { op, result, ms, .. } => {
-            let (kind, detail) = match result {
-                crate::flow::BackendResult::Ok(v) => ("ok", v.text()),
-                crate::flow::BackendResult::NotFound => ("not_found", String::new()),
-                crate::flow::BackendResult::Failure(f) => ("failure", f.to_string()),
-            };
-            tracing::info!(%op, result = %kind, %detail, ms, "backend answered")
-        }
-        CallEvent::TransferRequested { dest, target } => {
-            tracing::info!(%dest, ?target, "transferring")
-        }
-        CallEvent::TransferEnded { outcome, timed_out } => {
-            tracing::info!(?outcome, timed_out, "transfer")
-        }
-        CallEvent::RecordingEnded {
-            ended,
-            duration_ms,
-            speech,
-        } => tracing::info!(?ended, duration_ms, speech, "recording ended"),
-        CallEvent::Warning(w) => tracing::warn!("{w}"),
-        CallEvent::HangingUp { reason } => tracing::info!(%reason, "hanging up"),
-        CallEvent::Flow(crate::flow::Event::Ended(o)) => {
-            tracing::info!(outcome = o.as_str(), "flow ended")
-        }
-        CallEvent::Ended { outcome, hangup_by } => {
-            tracing::info!(%outcome, hangup_by = hangup_by.as_str(), "call ended")
-        }
-        _ => tracing::trace!(?e, "call event"),
     }
 }

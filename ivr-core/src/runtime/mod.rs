@@ -15,6 +15,7 @@
 //! period, then sends BYE to what is left. [`Server::events`] tells subscribers what happens
 //! in every call.
 
+mod call_log;
 mod call_task;
 pub mod cdr_log;
 mod control;

@@ -11,7 +11,6 @@ use crate::sip::endpoint::{CallRef, Command, EndReason, Event};
 use crate::sip::sdp::{Agreed, Direction};
 use crate::vocab::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// The simulator's one SIP call reference.
 const CALL: CallRef = CallRef(1);
@@ -119,7 +118,7 @@ impl<'a> FarEnd<'a> {
                 }
             }
             let mut caller_at: Option<Time> = keys.front().map(|(t, _)| *t);
-            if let Some((s, since)) = step.clone().filter(|_| live) {
+            if let Some((s, since)) = step.as_ref().filter(|_| live).map(|(s, t)| (s.clone(), *t)) {
                 match s {
                     CallerStep::Hear(id) => {
                         let from = self.heard_checked.max(self.seen.heard_mark);
@@ -363,10 +362,14 @@ impl<'a> FarEnd<'a> {
     }
 
     fn work(&mut self, work: Work) -> WorkResult {
-        let silence = |ms: u64| WorkResult::Audio(Arc::from(vec![0i16; ms as usize * 8]));
+        // The simulator has lengths, not sounds: texts and recordings play as pauses.
         match work {
-            Work::Speak { text, .. } => silence(self.bank.estimate_ms(&text).unwrap_or(600)),
-            Work::ReadRecording { recording } => silence(recording.duration_ms),
+            Work::Speak { text, .. } => WorkResult::Silence {
+                ms: self.bank.estimate_ms(&text).unwrap_or(600),
+            },
+            Work::ReadRecording { recording } => WorkResult::Silence {
+                ms: recording.duration_ms,
+            },
             Work::OpenRecording { .. } => WorkResult::Opened,
             Work::CloseRecording { recording } => WorkResult::Closed {
                 location: format!("sim://recording-{recording}"),

@@ -8,7 +8,6 @@ use crate::media::record::Ended;
 use crate::prompts::Catalog;
 use crate::vocab::{Key, Time};
 use ivr_dsl::OpKind;
-use std::collections::HashMap;
 
 /// One line of a transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +84,8 @@ pub struct Transcriber<'a> {
     pub t: Transcript,
     /// When the call started (transcript times count from here).
     start: Time,
-    queued: HashMap<u64, Vec<Fragment>>,
+    /// Plays queued and not ended, with what they play (a handful at a time).
+    queued: Vec<(u64, Vec<Fragment>)>,
     listening: bool,
     waiting_backend: usize,
     recording: Option<RecordingView>,
@@ -104,7 +104,7 @@ impl<'a> Transcriber<'a> {
             catalog,
             t: Transcript::default(),
             start,
-            queued: HashMap::new(),
+            queued: Vec::new(),
             listening: false,
             waiting_backend: 0,
             recording: None,
@@ -181,18 +181,22 @@ impl<'a> Transcriber<'a> {
     pub fn event(&mut self, at: Time, e: CallEvent) {
         match e {
             CallEvent::PlayQueued { id, fragments, .. } => {
-                self.queued.insert(id, fragments);
+                self.queued.push((id, fragments));
             }
             CallEvent::PlayStarted { id } => {
-                let fragments = self.queued.get(&id).cloned().unwrap_or_default();
-                for f in &fragments {
-                    let d = self.describe(f);
+                let said: Vec<(String, String)> = self
+                    .queued
+                    .iter()
+                    .find(|(q, _)| *q == id)
+                    .map(|(_, fs)| fs.iter().map(|f| (self.describe(f), f.label())).collect())
+                    .unwrap_or_default();
+                for (d, label) in said {
                     self.line(at, d);
-                    self.t.heard.push(f.label());
+                    self.t.heard.push(label);
                 }
             }
             CallEvent::PlayEnded { id, .. } => {
-                self.queued.remove(&id);
+                self.queued.retain(|(q, _)| *q != id);
             }
             CallEvent::PlaybackStopped if !self.queued.is_empty() => {
                 self.line(at, "playback interrupted");

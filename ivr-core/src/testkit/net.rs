@@ -5,7 +5,7 @@
 
 use super::link::{Datagram, Link, LinkConfig};
 use crate::backend::ops::CallContext;
-use crate::call::{BackendCall, Call, CallEvent, CallSetup, Cdr, Input, Line, MediaPlan, Output};
+use crate::call::{Call, CallEvent, CallSetup, Cdr, Input, Line, MediaPlan, Output};
 use crate::call::{Work, WorkResult};
 use crate::flow::{BackendRequest, BackendResult};
 use crate::sim::{SimBackend, Transcriber, Transcript};
@@ -591,14 +591,10 @@ impl Net {
                 // cannot start comes back as its outcome).
                 let _ = self.ep.command(r, cmd, now);
             }
-            Output::Backend(BackendCall {
-                id,
-                request,
-                context,
-            }) => match self.backend.answer(&context, &request) {
+            Output::Backend(b) => match self.backend.answer(&b.context, &b.request) {
                 Reply::After(ms, result) => {
                     self.pending
-                        .push((now.plus(ms), r, Input::BackendDone { id, result }))
+                        .push((now.plus(ms), r, Input::BackendDone { id: b.id, result }))
                 }
                 Reply::Never => {}
             },
