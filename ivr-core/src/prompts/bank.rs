@@ -64,7 +64,10 @@ const MIN_ESTIMATE_MS: u64 = 600;
 impl std::fmt::Debug for PromptBank {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PromptBank")
-            .field("prompts", &self.prompts.values().map(HashMap::len).sum::<usize>())
+            .field(
+                "prompts",
+                &self.prompts.values().map(HashMap::len).sum::<usize>(),
+            )
             .field(
                 "fragments",
                 &self.fragments.values().map(HashMap::len).sum::<usize>(),
@@ -202,12 +205,13 @@ impl PromptBank {
                 // All or nothing: a value with a missing word is not half spoken.
                 let mut pieces = Vec::with_capacity(spoken.fragments.len());
                 for id in &spoken.fragments {
-                    let e = sounds.and_then(|m| m.get(id)).ok_or_else(|| {
-                        MissingAudio::Fragment {
-                            id: id.clone(),
-                            lang: lang.code(),
-                        }
-                    })?;
+                    let e =
+                        sounds
+                            .and_then(|m| m.get(id))
+                            .ok_or_else(|| MissingAudio::Fragment {
+                                id: id.clone(),
+                                lang: lang.code(),
+                            })?;
                     pieces.push(Piece::Audio(Arc::clone(e.get(law))));
                 }
                 out.append(&mut pieces);
