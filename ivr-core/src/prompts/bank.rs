@@ -179,15 +179,19 @@ impl PromptBank {
                     .catalog
                     .as_ref()
                     .map_or(id.as_str(), |c| c.sound_name(*lang, id));
-                let e = self
-                    .prompts
-                    .get(lang)
-                    .and_then(|m| m.get(name))
-                    .ok_or_else(|| MissingAudio::Prompt {
-                        id: id.clone(),
-                        lang: lang.code(),
-                    })?;
-                out.push(Piece::Audio(Arc::clone(e.get(law))));
+                match self.prompts.get(lang).and_then(|m| m.get(name)) {
+                    Some(e) => out.push(Piece::Audio(Arc::clone(e.get(law)))),
+                    // Estimated without building the error (the simulator's every prompt).
+                    None => match self.estimated(f) {
+                        Some(p) => out.push(p),
+                        None => {
+                            return Err(MissingAudio::Prompt {
+                                id: id.clone(),
+                                lang: lang.code(),
+                            });
+                        }
+                    },
+                }
             }
             Fragment::Value {
                 style: ivr_dsl::ast::ValueStyle::Text,

@@ -118,18 +118,17 @@ impl<'a> FarEnd<'a> {
                 }
             }
             let mut caller_at: Option<Time> = keys.front().map(|(t, _)| *t);
-            if let Some((s, since)) = step.as_ref().filter(|_| live).map(|(s, t)| (s.clone(), *t)) {
+            if let Some((s, since)) = step.as_ref().filter(|_| live).map(|(s, t)| (s, *t)) {
                 match s {
                     CallerStep::Hear(id) => {
                         let from = self.heard_checked.max(self.seen.heard_mark);
                         if self.seen.t.heard.len() > from {
-                            let got = self.seen.t.heard[from].clone();
                             self.heard_checked = from + 1;
-                            if got != id {
-                                self.failure(format!(
-                                    "{}: expected to hear {id}, heard {got}",
-                                    clock(self.now.0)
-                                ));
+                            if self.seen.t.heard[from] != *id {
+                                let at = clock(self.now.0);
+                                let got = &self.seen.t.heard[from];
+                                let text = format!("{at}: expected to hear {id}, heard {got}");
+                                self.failure(text);
                             }
                             step = None;
                             continue;
@@ -161,6 +160,7 @@ impl<'a> FarEnd<'a> {
                         }
                     }
                     CallerStep::Silence(ms) => {
+                        let ms = *ms;
                         let until = since.plus(ms);
                         if self.now >= until {
                             step = None;
@@ -169,6 +169,7 @@ impl<'a> FarEnd<'a> {
                         caller_at = Some(caller_at.map_or(until, |c| c.min(until)));
                     }
                     CallerStep::Speak(ms) => {
+                        let ms = *ms;
                         if let Some(r) = self.seen.recording() {
                             if r.started {
                                 if self.speech_until.is_none() {

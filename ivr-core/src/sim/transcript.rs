@@ -184,15 +184,15 @@ impl<'a> Transcriber<'a> {
                 self.queued.push((id, fragments));
             }
             CallEvent::PlayStarted { id } => {
-                let said: Vec<(String, String)> = self
-                    .queued
-                    .iter()
-                    .find(|(q, _)| *q == id)
-                    .map(|(_, fs)| fs.iter().map(|f| (self.describe(f), f.label())).collect())
-                    .unwrap_or_default();
-                for (d, label) in said {
-                    self.line(at, d);
-                    self.t.heard.push(label);
+                if let Some(i) = self.queued.iter().position(|(q, _)| *q == id) {
+                    // Taken out while described (describing reads the catalog), then put back.
+                    let fragments = std::mem::take(&mut self.queued[i].1);
+                    for f in &fragments {
+                        let d = self.describe(f);
+                        self.line(at, d);
+                        self.t.heard.push(f.label());
+                    }
+                    self.queued[i].1 = fragments;
                 }
             }
             CallEvent::PlayEnded { id, .. } => {
