@@ -2,9 +2,9 @@
 //! driven through the flow machine alone, and a whole simulated complaint call.
 #![allow(dead_code)]
 
+use ivr::core::call::Line;
 use ivr::core::flow::{Defaults, FlowConfig, FlowMachine, Input, Output, Program};
 use ivr::core::sim::{self, CallerStep, CannedBackend, SimOptions};
-use ivr::core::call::Line;
 use ivr::core::{DigitMethod, Key, Time};
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -135,20 +135,20 @@ impl<'a> FarEnd<'a> {
                         }
                         // Otherwise wait: a timeout may still bring a prompt.
                     }
-                    CallerStep::Press(k) if self.idle() || self.finish_key_goes_in(&k) => {
-                        self.schedule(&k, &mut keys);
+                    CallerStep::Press(k) if self.idle() || self.finish_key_goes_in(k) => {
+                        self.schedule(k, &mut keys);
                         step = None;
                         continue;
                     }
                     CallerStep::Press(k) => {
                         // While a recording runs, its finish key follows the caller's speech.
-                        if self.is_finish_key(&k) {
+                        if self.is_finish_key(k) {
                             self.auto_speak();
                             caller_at = self.speech_until.filter(|&u| u > self.now);
                         }
                     }
                     CallerStep::Barge(k) => {
-                        self.schedule(&k, &mut keys);
+                        self.schedule(k, &mut keys);
                         step = None;
                         continue;
                     }
