@@ -261,6 +261,70 @@ fn a_stream_cannot_make_the_framer_buffer_without_end() {
     assert!(matches!(f.next_message(), Some(codec::Framed::Broken(m)) if m.contains("limit")));
 }
 
+#[test]
+fn a_content_length_near_the_integer_limit_closes_the_stream() {
+    for n in ["18446744073709551615", "18446744073709551600", "65536"] {
+        let mut f = codec::Framer::default();
+        f.push(format!("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: {n}\r\n\r\n").as_bytes());
+        assert!(
+            matches!(f.next_message(), Some(codec::Framed::Broken(m)) if m.contains("limit")),
+            "{n}"
+        );
+    }
+    // Too big for the platform's integer: not a number.
+    let mut f = codec::Framer::default();
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n");
+    assert!(matches!(f.next_message(), Some(codec::Framed::Broken(_))));
+}
+
+mod framing_is_independent_of_reads {
+    use ivr_core::sip::codec::{Framed, Framer};
+    use proptest::prelude::*;
+
+    const MSG: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 6\r\n\r\n\r\n\r\nab";
+
+    fn frame(stream: &[u8], cuts: &[usize]) -> Vec<Framed> {
+        let mut f = Framer::with_limit(4096);
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain([&stream.len()]) {
+            let c = c.clamp(at, stream.len());
+            f.push(&stream[at..c]);
+            at = c;
+            while let Some(m) = f.next_message() {
+                let broken = matches!(m, Framed::Broken(_));
+                out.push(m);
+                if broken {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// However the stream is cut into reads (a body that holds CRLF CRLF, keep-alives
+        /// between messages), the same messages come out, and nothing is held back.
+        #[test]
+        fn same_messages_however_cut(
+            keepalives in proptest::collection::vec(0usize..3, 3),
+            mut cuts in proptest::collection::vec(0usize..400, 0..40),
+        ) {
+            let mut stream = Vec::new();
+            for k in &keepalives {
+                stream.extend(std::iter::repeat_n(b"\r\n".as_slice(), *k).flatten());
+                stream.extend_from_slice(MSG);
+            }
+            cuts.sort_unstable();
+            let whole = frame(&stream, &[]);
+            prop_assert_eq!(whole.len(), 3);
+            prop_assert_eq!(frame(&stream, &cuts), whole);
+        }
+    }
+}
+
 /// What the endpoint does with one message on its own (fresh endpoint, UDP, a private source).
 fn seen_at_endpoint(bytes: &[u8]) -> String {
     use ivr_core::Time;

@@ -411,11 +411,17 @@ pub fn uri_hostport(uri: &str) -> Option<&str> {
 }
 
 /// Frames SIP messages on a stream (TCP): each message ends after its headers plus
-/// Content-Length octets (which a stream requires).
+/// Content-Length octets (which a stream requires). Each received octet is scanned for the
+/// end of the headers once, however the stream is cut into reads, and every length is checked
+/// against the limit before it is added to anything.
 #[derive(Clone, Debug)]
 pub struct Framer {
     buf: Vec<u8>,
     limit: usize,
+    /// How much of `buf` is known not to hold the end of the headers.
+    scanned: usize,
+    /// The whole length of the message at the front, once its headers are complete.
+    total: Option<usize>,
 }
 
 impl Default for Framer {
@@ -441,6 +447,8 @@ impl Framer {
         Framer {
             buf: Vec::new(),
             limit,
+            scanned: 0,
+            total: None,
         }
     }
 
@@ -449,17 +457,59 @@ impl Framer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Octets held that are not yet a whole message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The next complete message, if there is one.
     pub fn next_message(&mut self) -> Option<Framed> {
-        // Keep-alives (RFC 5626 CRLF) between messages.
-        while self.buf.starts_with(b"\r\n") {
-            self.buf.drain(..2);
-        }
-        let Some(end) = find(&self.buf, b"\r\n\r\n") else {
-            return (self.buf.len() > self.limit)
-                .then(|| Framed::Broken("headers longer than the message limit".into()));
+        let total = match self.total {
+            Some(t) => t,
+            None => match self.head() {
+                Ok(Some(t)) => {
+                    self.total = Some(t);
+                    t
+                }
+                Ok(None) => return None,
+                Err(why) => return Some(Framed::Broken(why)),
+            },
         };
-        let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+        if self.buf.len() < total {
+            return None;
+        }
+        let rest = self.buf.split_off(total);
+        let msg = std::mem::replace(&mut self.buf, rest);
+        self.total = None;
+        self.scanned = 0;
+        Some(Framed::Message(msg))
+    }
+
+    /// The length of the message at the front once its headers are complete (`Ok(None)`:
+    /// not yet), or why the stream cannot be framed.
+    fn head(&mut self) -> Result<Option<usize>, String> {
+        // Keep-alives (RFC 5626 CRLF) between messages.
+        let crlfs = self
+            .buf
+            .chunks_exact(2)
+            .take_while(|c| *c == b"\r\n")
+            .count();
+        if crlfs > 0 {
+            self.buf.drain(..crlfs * 2);
+            self.scanned = 0;
+        }
+        // The end of the headers may straddle the previous read: look back three octets.
+        let from = self.scanned.saturating_sub(3);
+        let Some(at) = find(&self.buf[from..], b"\r\n\r\n") else {
+            self.scanned = self.buf.len();
+            return if self.buf.len() > self.limit {
+                Err("headers longer than the message limit".into())
+            } else {
+                Ok(None)
+            };
+        };
+        let end = from + at;
+        let head = String::from_utf8_lossy(&self.buf[..end]);
         let mut lengths = head
             .split("\r\n")
             .filter_map(|l| l.split_once(':'))
@@ -467,20 +517,15 @@ impl Framer {
             .map(|(_, v)| v.trim().parse::<usize>());
         let n = match (lengths.next(), lengths.next()) {
             (Some(Ok(n)), None) => n,
-            (None, _) => return Some(Framed::Broken("no Content-Length on a stream".into())),
-            _ => return Some(Framed::Broken("bad Content-Length on a stream".into())),
+            (None, _) => return Err("no Content-Length on a stream".into()),
+            _ => return Err("bad Content-Length on a stream".into()),
         };
-        let total = end + 4 + n;
-        if total > self.limit {
-            return Some(Framed::Broken(format!(
-                "a {total}-octet message is over the {}-octet limit",
+        match n.checked_add(end + 4).filter(|&t| t <= self.limit) {
+            Some(total) => Ok(Some(total)),
+            None => Err(format!(
+                "a message with Content-Length {n} is over the {}-octet limit",
                 self.limit
-            )));
+            )),
         }
-        if self.buf.len() < total {
-            return None;
-        }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
-        Some(Framed::Message(msg))
     }
 }
