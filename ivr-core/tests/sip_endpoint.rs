@@ -922,3 +922,65 @@ fn end_all_byes_answered_calls_and_refuses_the_rest() {
     );
     assert_eq!(ep.calls(), 0);
 }
+
+/// What an outsider sees of the server's identifiers gives away nothing about the next ones:
+/// tags and branches carry 96 fresh bits each, SDP session ids are random, and a stateless
+/// answer's tag is a keyed digest (the same on a retransmission, different on another server).
+#[test]
+fn identifiers_are_not_predictable() {
+    use ivr_core::sip::ids::Ids;
+    let hex24 = |s: &str| s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut ep = Endpoint::with_ids(config(), Ids::from_os().expect("OS generator"));
+    let mut seen = Vec::new();
+    for i in 0..2 {
+        let p = Peer::new(&format!("unpredictable-{i}"));
+        let invite = p.request("INVITE", &format!("unpredictable{i}"), 1, "", OFFER);
+        let (_, events) = deliver(&mut ep, invite, 0);
+        let Some(Event::Offered { call, .. }) = events.first() else {
+            panic!("{events:?}")
+        };
+        let call = *call;
+        ep.answer(call, 20_000, Time(10)).expect("answers");
+        let (sent, _) = drain(&mut ep);
+        let ok = sent[0].1.clone();
+        let to_tag = ok.header("to").and_then(tag).expect("our tag").to_string();
+        assert!(hex24(&to_tag), "{to_tag}");
+        let body = String::from_utf8_lossy(&ok.body).to_string();
+        let session = body
+            .lines()
+            .find_map(|l| l.strip_prefix("o="))
+            .and_then(|o| o.split_whitespace().nth(1))
+            .expect("an o= line")
+            .to_string();
+        ep.hangup(call, Time(100)).expect("hangs up");
+        let (sent, _) = drain(&mut ep);
+        let via = sent[0].1.header("via").expect("BYE has a Via").to_string();
+        let branch = via.split("branch=z9hG4bK").nth(1).expect("a branch").to_string();
+        assert!(hex24(&branch[..24.min(branch.len())]), "{via}");
+        seen.push((to_tag, branch, session));
+    }
+    let (a, b) = (&seen[0], &seen[1]);
+    assert_ne!(a.0[..8], b.0[..8], "no shared prefix in the tags");
+    assert_ne!(a.1[..8], b.1[..8], "no shared prefix in the branches");
+    assert_ne!(a.2, b.2, "each session has its own id");
+    assert!(!a.0.contains(&a.2) && !b.1.contains(&a.0[..8]));
+
+    // Stateless answers (here 503 at the call limit) repeat their tag for a retransmission,
+    // and another server gives another.
+    let stateless_tag = |ep: &mut Endpoint| {
+        let p = Peer::new("over-the-limit");
+        let (sent, _) = deliver(ep, p.request("INVITE", "full1", 1, "", OFFER), 200);
+        let to = sent[0].1.header("to").expect("To").to_string();
+        (code(&sent[0].1), tag(&to).map(str::to_string))
+    };
+    let full = || EndpointConfig {
+        max_calls: 0,
+        ..config()
+    };
+    let mut one = Endpoint::with_ids(full(), Ids::from_os().expect("OS generator"));
+    let mut two = Endpoint::with_ids(full(), Ids::from_os().expect("OS generator"));
+    let first = stateless_tag(&mut one);
+    assert_eq!(first.0, 503);
+    assert_eq!(stateless_tag(&mut one), first, "a retransmission gets the same answer");
+    assert_ne!(stateless_tag(&mut two).1, first.1);
+}

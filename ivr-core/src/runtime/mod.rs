@@ -57,6 +57,9 @@ pub enum RuntimeError {
     /// The configuration is inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+    /// No random bits for tags and branches (the server does not start with guessable ones).
+    #[error(transparent)]
+    Entropy(#[from] crate::sip::ids::NoEntropy),
 }
 
 impl RuntimeError {
@@ -339,9 +342,11 @@ impl Server {
         };
         let (stop, control) = mpsc::unbounded_channel();
         let (done_tx, done) = oneshot::channel();
+        let ids = crate::sip::ids::Ids::from_os()?;
         let reactor = sip_task::SipTask::new(sip_task::Parts {
             cfg,
             endpoint,
+            ids,
             services: Arc::clone(&services),
             cdr,
             udp,

@@ -25,6 +25,7 @@ const LINGER_MS: u64 = 2_000;
 pub(super) struct Parts {
     pub(super) cfg: RuntimeConfig,
     pub(super) endpoint: EndpointConfig,
+    pub(super) ids: crate::sip::ids::Ids,
     pub(super) services: Arc<Services>,
     pub(super) cdr: Arc<CdrLog>,
     pub(super) udp: UdpSocket,
@@ -56,11 +57,9 @@ pub(super) struct SipTask {
 
 impl SipTask {
     pub(super) fn new(p: Parts) -> Self {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::fill(&mut seed);
         let ports = PortPool::new(p.cfg.rtp_ports.0, p.cfg.rtp_ports.1);
         SipTask {
-            ep: Endpoint::new(p.endpoint, u64::from_le_bytes(seed)),
+            ep: Endpoint::with_ids(p.endpoint, p.ids),
             cfg: p.cfg,
             services: p.services,
             cdr: p.cdr,

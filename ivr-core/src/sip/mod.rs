@@ -7,6 +7,7 @@ pub mod codec;
 pub mod dialog;
 pub mod digest;
 pub mod endpoint;
+pub mod ids;
 pub mod response;
 pub mod screen;
 pub mod sdp;

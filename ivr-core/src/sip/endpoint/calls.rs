@@ -44,6 +44,7 @@ impl Endpoint {
         );
         self.apply(&key, from.addr, acts, now);
         self.by_dialog.insert(dialog.id.clone(), call);
+        let sdp_session = self.ids.number();
         let offered = Event::Offered {
             call,
             call_id: dialog.id.call_id.clone(),
@@ -63,6 +64,7 @@ impl Endpoint {
                 media,
                 rtp_port: 0,
                 sdp_version: 0,
+                sdp_session,
                 refer_pending: false,
             },
         );
@@ -84,7 +86,7 @@ impl Endpoint {
     /// Our SDP for a leg: the answer to its offer, or our offer (both laws, events).
     pub(super) fn local_sdp(&self, leg: &Leg) -> String {
         let ip = self.cfg.local.ip();
-        let session = self.seed & 0xffff_ffff;
+        let session = leg.sdp_session;
         match &leg.media {
             Some(a) if !leg.answer_in_ack => {
                 sdp::write(a, ip, leg.rtp_port, session, leg.sdp_version)

@@ -21,6 +21,7 @@ mod timers;
 
 use super::codec::{self, CodecError, Message, Start};
 use super::dialog::{self, Dialog, DialogId};
+pub use super::ids::Ids;
 use super::response;
 use super::screen::{self, ACCEPT, Refusal};
 use super::sdp::{self, Agreed, Direction};
@@ -250,6 +251,8 @@ struct Leg {
     media: Option<Agreed>,
     rtp_port: u16,
     sdp_version: u64,
+    /// The SDP `o=` session id of this leg (random, RFC 8866 §5.2).
+    sdp_session: u64,
     /// The last INVITE we answered carried no offer: the answer is in its ACK.
     answer_in_ack: bool,
     /// Our REFER was accepted; its NOTIFYs tell how the transfer goes.
@@ -295,7 +298,7 @@ struct Origin {
 #[derive(Debug)]
 pub struct Endpoint {
     cfg: EndpointConfig,
-    seed: u64,
+    ids: Ids,
     counter: u64,
     draining: bool,
     refused: u64,
@@ -364,12 +367,17 @@ fn uri_addr(uri: &str) -> Option<SocketAddr> {
 }
 
 impl Endpoint {
-    /// A new endpoint. `seed` makes its tags and branches unique (the runtime passes random
-    /// bits; tests pass a constant).
+    /// A new endpoint whose tags, branches and session ids are repeatable from `seed` (tests,
+    /// the simulator). A server uses [`Endpoint::with_ids`] with [`Ids::from_os`].
     pub fn new(cfg: EndpointConfig, seed: u64) -> Self {
+        Endpoint::with_ids(cfg, Ids::seeded(seed))
+    }
+
+    /// A new endpoint taking its identifiers from `ids`.
+    pub fn with_ids(cfg: EndpointConfig, ids: Ids) -> Self {
         Endpoint {
             cfg,
-            seed,
+            ids,
             counter: 0,
             draining: false,
             refused: 0,
@@ -404,8 +412,7 @@ impl Endpoint {
     }
 
     fn unique(&mut self) -> String {
-        self.counter += 1;
-        format!("{:x}{:x}", self.seed, self.counter)
+        self.ids.token()
     }
 
     fn transmit(&mut self, to: SocketAddr, bytes: Arc<[u8]>) {
@@ -426,17 +433,9 @@ impl Endpoint {
         phrase: Option<&str>,
         headers: &[(&str, String)],
     ) {
-        let tag = format!(
-            "{:x}",
-            self.seed
-                ^ req
-                    .header("call-id")
-                    .unwrap_or("")
-                    .bytes()
-                    .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                    })
-        );
+        let tag = self
+            .ids
+            .keyed(req.header("call-id").unwrap_or("").as_bytes());
         let bytes = response::build_with_reason(
             req,
             source,
