@@ -955,7 +955,11 @@ fn identifiers_are_not_predictable() {
         ep.hangup(call, Time(100)).expect("hangs up");
         let (sent, _) = drain(&mut ep);
         let via = sent[0].1.header("via").expect("BYE has a Via").to_string();
-        let branch = via.split("branch=z9hG4bK").nth(1).expect("a branch").to_string();
+        let branch = via
+            .split("branch=z9hG4bK")
+            .nth(1)
+            .expect("a branch")
+            .to_string();
         assert!(hex24(&branch[..24.min(branch.len())]), "{via}");
         seen.push((to_tag, branch, session));
     }
@@ -981,6 +985,10 @@ fn identifiers_are_not_predictable() {
     let mut two = Endpoint::with_ids(full(), Ids::from_os().expect("OS generator"));
     let first = stateless_tag(&mut one);
     assert_eq!(first.0, 503);
-    assert_eq!(stateless_tag(&mut one), first, "a retransmission gets the same answer");
+    assert_eq!(
+        stateless_tag(&mut one),
+        first,
+        "a retransmission gets the same answer"
+    );
     assert_ne!(stateless_tag(&mut two).1, first.1);
 }

@@ -163,6 +163,11 @@ impl Served {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// The scratch folder (for SIPp's working directory and files).
     pub fn dir(&self) -> &Path {
         &self.scratch.0

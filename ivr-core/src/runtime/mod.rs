@@ -19,6 +19,7 @@ mod call_log;
 mod call_task;
 pub mod cdr_log;
 mod control;
+pub mod limits;
 pub mod ports;
 mod sip_task;
 mod work;
@@ -343,6 +344,7 @@ impl Server {
         let (stop, control) = mpsc::unbounded_channel();
         let (done_tx, done) = oneshot::channel();
         let ids = crate::sip::ids::Ids::from_os()?;
+        limits::prepare(cfg.max_calls);
         let reactor = sip_task::SipTask::new(sip_task::Parts {
             cfg,
             endpoint,

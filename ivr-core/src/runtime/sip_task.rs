@@ -230,10 +230,13 @@ impl SipTask {
     /// A new call: its RTP port, its machine and its task.
     fn offered(&mut self, call: CallRef, call_id: String, from: String, to: String) {
         let now = self.clock.now();
-        let lease = self.ports.lease(self.cfg.listen.ip());
-        if lease.is_none() {
-            tracing::warn!(%call_id, "no RTP port free: 503");
-        }
+        let lease = match self.ports.lease(self.cfg.listen.ip()) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(%call_id, error = %e, "no RTP socket for the call: 503");
+                None
+            }
+        };
         let span = tracing::info_span!("call", %call_id);
         tracing::info!(parent: &span, %from, "call offered");
         let setup = CallSetup {
