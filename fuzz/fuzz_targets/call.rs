@@ -88,7 +88,12 @@ fuzz_target!(|data: &[u8]| {
         from: "<sip:1@127.0.0.2>;tag=1".into(),
         to: "<sip:940@127.0.0.1>".into(),
         started_at: jiff::Timestamp::UNIX_EPOCH,
-        media: MediaPlan::Rtp { port: Some(20_000), random: [1, 2, 3] },
+        media: MediaPlan::Rtp {
+            port: Some(20_000),
+            random: [1, 2, 3],
+            signalling: None,
+            allow: std::sync::Arc::from(Vec::new()),
+        },
     };
     let mut now = Time(0);
     let mut call = Call::new(line(), setup, now);

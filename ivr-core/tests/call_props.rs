@@ -137,7 +137,12 @@ proptest! {
             from: "<sip:+966500000001@10.0.0.2>;tag=1".into(),
             to: "<sip:940@10.0.0.1>".into(),
             started_at: jiff::Timestamp::UNIX_EPOCH,
-            media: MediaPlan::Rtp { port: Some(20_000), random: [1, 2, 3] },
+            media: MediaPlan::Rtp {
+                port: Some(20_000),
+                random: [1, 2, 3],
+                signalling: Some([10, 0, 0, 2].into()),
+                allow: std::sync::Arc::from(Vec::new()),
+            },
         };
         let mut now = Time(0);
         let mut call = Call::new(&line, setup, now);

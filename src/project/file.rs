@@ -20,6 +20,8 @@
 //!   inband: auto                 # auto | on | off
 //!   jitter_frames: 3
 //!   inactivity_seconds: 60       # no RTP from the caller this long ends the call; 0: never
+//!   latch: signalled             # whose media a call takes: signalled (SDP or INVITE source) | anywhere
+//!   latch_packets: 3             # packets in sequence from one source before it is the caller's
 //! limits:
 //!   max_calls: 5000
 //!   retry_after: 5
@@ -122,6 +124,10 @@ pub struct Rtp {
     pub jitter_frames: Option<u64>,
     /// No RTP from the caller this long ends the call (0: never).
     pub inactivity_seconds: Option<u64>,
+    /// `signalled` or `anywhere`: whose RTP may become the caller's.
+    pub latch: Option<String>,
+    /// Packets in sequence from one source that make it the caller's.
+    pub latch_packets: Option<u8>,
 }
 
 /// `limits:`.

@@ -10,6 +10,7 @@ pub mod file;
 pub use build::{Built, NotifySettings, NotifyTarget};
 
 use ivr_core::call::CallConfig;
+use ivr_core::call::LatchFrom;
 use ivr_core::flow::FlowConfig;
 use ivr_core::media::g711::Law;
 use ivr_core::media::session::Inband;
@@ -298,6 +299,21 @@ impl Checked {
         if let Some(s) = f.rtp.inactivity_seconds {
             call.rtp_inactivity_ms = s.saturating_mul(1000);
         }
+        if let Some(l) = f.rtp.latch.as_deref() {
+            call.rtp_latch = match l {
+                "signalled" => LatchFrom::Signalled,
+                "anywhere" => LatchFrom::Anywhere,
+                other => {
+                    return Err(self.bad(format!("rtp.latch: `{other}` (signalled, anywhere)")));
+                }
+            };
+        }
+        if let Some(n) = f.rtp.latch_packets {
+            if !(1..=50).contains(&n) {
+                return Err(self.bad(format!("rtp.latch_packets: {n} (1 to 50)")));
+            }
+            call.rtp_latch_packets = n;
+        }
         if let Some(t) = f.limits.backend_timeout_seconds {
             call.backend_timeout_ms = t.max(1) * 1000;
         }
@@ -448,7 +464,7 @@ mod tests {
         let p = write(
             "all",
             "sip:\n  listen: 127.0.0.1:5999\n  codecs: [pcma]\n  allow: [10.1.0.0/16, 127.0.0.1]\n  answer_after_ms: 40\n\
-             rtp:\n  ports: [30000, 30100]\n  inband: on\n  inactivity_seconds: 20\nlimits:\n  max_calls: 7\n  grace_seconds: 2\n\
+             rtp:\n  ports: [30000, 30100]\n  inband: on\n  inactivity_seconds: 20\n  latch: anywhere\n  latch_packets: 5\nlimits:\n  max_calls: 7\n  grace_seconds: 2\n\
              transfer:\n  agents: sip:a@127.0.0.1\ntime_zone: Europe/London\nholidays: [\"2026-12-25\"]\n\
              max_call_seconds: 60\noperations:\n  mine: { kind: lookup, fields: [a] }\n",
         );
@@ -464,6 +480,8 @@ mod tests {
         assert_eq!(c.inband, Inband::On);
         assert_eq!(c.answer_after_ms, 40);
         assert_eq!(c.rtp_inactivity_ms, 20_000);
+        assert_eq!(c.rtp_latch, LatchFrom::Anywhere);
+        assert_eq!(c.rtp_latch_packets, 5);
         assert_eq!(c.max_call_ms, 60_000);
         assert_eq!(s.transfer()["agents"], "sip:a@127.0.0.1");
         let f = s.flow_config();
@@ -488,6 +506,8 @@ mod tests {
             ("sip:\n  allow: [nonsense]\n", "nonsense"),
             ("rtp:\n  ports: [5000, 4000]\n", "rtp.ports"),
             ("rtp:\n  inband: maybe\n", "maybe"),
+            ("rtp:\n  latch: first\n", "rtp.latch"),
+            ("rtp:\n  latch_packets: 0\n", "rtp.latch_packets"),
             ("sip:\n  lisen: 1.2.3.4:5\n", "lisen"),
             ("transfr:\n  a: b\n", "transfr"),
             ("backend:\n  kind: carrier-pigeon\n", "carrier-pigeon"),

@@ -2,18 +2,20 @@
 //! changed by a re-INVITE or UPDATE (followed; hold stops our audio), RTP inactivity, and the
 //! end — by the caller, by this side, or by the SIP layer.
 
-use super::MediaPlan;
 use super::machine::{Call, Phase};
 use super::media::Media;
 use super::messages::{CallEvent, HangupBy, Output};
 use super::model::Model;
 use super::timers::Timer;
+use super::{LatchFrom, MediaPlan};
 use crate::flow;
+use crate::media::latch::LatchRules;
 use crate::media::session::{MediaConfig, MediaSession};
 use crate::sip::endpoint::{Command, EndReason, Event};
 use crate::sip::sdp::{Agreed, Direction};
 use crate::vocab::Time;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 impl Call {
     pub(super) fn check_inactivity(&mut self, now: Time) {
@@ -69,6 +71,31 @@ impl Call {
             Event::Offered { .. } => {}
         }
     }
+    /// Who may set the latch: the IPs the signalling named (the SDP address in force and the
+    /// INVITE's source), from the allowed networks.
+    fn latch_rules(&self) -> LatchRules {
+        let (signalling, allow) = match &self.setup.media {
+            MediaPlan::Rtp {
+                signalling, allow, ..
+            } => (*signalling, Arc::clone(allow)),
+            MediaPlan::Simulated => (None, Arc::from(Vec::new())),
+        };
+        let expect = match self.config.rtp_latch {
+            LatchFrom::Signalled => Some(
+                [self.remote.map(|r| r.ip()), signalling]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            LatchFrom::Anywhere => None,
+        };
+        LatchRules {
+            expect,
+            allow,
+            confirm: self.config.rtp_latch_packets,
+        }
+    }
+
     pub(super) fn apply(&mut self, media: &Agreed) {
         self.remote = media.remote.map(|(ip, port)| SocketAddr::new(ip, port));
         self.sending = matches!(media.direction, Direction::SendRecv | Direction::SendOnly)
@@ -100,6 +127,7 @@ impl Call {
             ))),
             MediaPlan::Simulated => Media::Model(Model::new(agreed.law, ptime, now)),
         };
+        media.set_latch_rules(self.latch_rules());
         // The frame due now goes out now: a play queued from here on starts at the next one.
         media.handle_timeout(now);
         self.emit(CallEvent::Answered {
@@ -137,6 +165,12 @@ impl Call {
         m.renegotiate(agreed.law, agreed.event.map(|(pt, _)| pt), moved);
         let was_sending = self.far_sends;
         self.apply(agreed);
+        if moved {
+            let rules = self.latch_rules();
+            if let Some(m) = self.media.as_mut() {
+                m.set_latch_rules(rules);
+            }
+        }
         if moved || (self.far_sends && !was_sending) {
             // A new source, or a resumed one: the far end has the whole limit again.
             self.inactivity_from = now;

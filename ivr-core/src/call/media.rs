@@ -145,6 +145,13 @@ impl Media {
         }
     }
 
+    /// Who may set the latch (real media only).
+    pub(crate) fn set_latch_rules(&mut self, rules: crate::media::latch::LatchRules) {
+        if let Media::Rtp(s) = self {
+            s.set_latch_rules(rules);
+        }
+    }
+
     /// The latched far end (real media only).
     pub(crate) fn remote(&self) -> Option<SocketAddr> {
         match self {

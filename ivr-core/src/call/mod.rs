@@ -55,6 +55,10 @@ pub struct CallConfig {
     pub rtp_inactivity_ms: u64,
     /// Once a call has ended, how long its record may wait for results still outstanding.
     pub teardown_ms: u64,
+    /// Whose RTP may set a call's latch (`rtp.latch`).
+    pub rtp_latch: LatchFrom,
+    /// Packets in sequence from one source that set the latch (`rtp.latch_packets`).
+    pub rtp_latch_packets: u8,
     /// In-band key detection.
     pub inband: Inband,
     /// Jitter buffer depth in frames.
@@ -78,6 +82,8 @@ impl Default for CallConfig {
             work_timeout_ms: 10_000,
             rtp_inactivity_ms: 60_000,
             teardown_ms: 15_000,
+            rtp_latch: LatchFrom::Signalled,
+            rtp_latch_packets: crate::media::latch::DEFAULT_CONFIRM,
             inband: Inband::Auto,
             jitter_frames: 3,
             record: RecordConfig::default(),
@@ -85,6 +91,20 @@ impl Default for CallConfig {
             tts: false,
         }
     }
+}
+
+/// Whose RTP may set a call's latch, before the caller's media is confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LatchFrom {
+    /// Only the IPs the signalling named: the SDP connection address and the address the
+    /// INVITE came from (the default; covers callers behind NAT, whose media comes from the
+    /// same public address as their signalling).
+    #[default]
+    Signalled,
+    /// Any source on the allow list (a media relay or SBC that sends from other addresses
+    /// than it signals from).
+    Anywhere,
 }
 
 /// What every call of a line shares: the script, its settings and the prompt audio.
@@ -112,7 +132,7 @@ impl std::fmt::Debug for Line {
 }
 
 /// What media a call gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaPlan {
     /// RTP on this local port (`None`: no port is free; the call is refused with 503).
     /// `random` seeds SSRC, sequence number and timestamp.
@@ -121,6 +141,10 @@ pub enum MediaPlan {
         port: Option<u16>,
         /// Random start values (the runtime draws them from the OS).
         random: [u32; 3],
+        /// The IP the INVITE came from (media from there may set the latch).
+        signalling: Option<std::net::IpAddr>,
+        /// Networks media may come from at all (`sip.allow`; empty: anywhere).
+        allow: Arc<[ipnet::IpNet]>,
     },
     /// The simulator's model of media (no packets).
     Simulated,

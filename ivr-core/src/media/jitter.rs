@@ -1,8 +1,7 @@
-//! Receiving audio: symmetric RTP latching and a jitter buffer.
+//! Receiving audio: a jitter buffer (the latch that decides whose packets get here is in
+//! [`super::latch`]).
 //!
-//! [`Latch`] takes the remote address from the first valid packet and then ignores packets
-//! from elsewhere, unless their SSRC is the latched one and their sequence number follows
-//! (the caller's NAT moved), which moves the latch. [`JitterBuffer`] reorders within its depth,
+//! [`JitterBuffer`] reorders within its depth,
 //! plays by RTP timestamp (any packet size against any tick), drops duplicates and packets
 //! too late to play, conceals loss with silence, follows SSRC changes and sequence or
 //! timestamp jumps by starting over without a gap, and bounds its delay when a sender runs
@@ -10,64 +9,6 @@
 
 use crate::media::rtp::Packet;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-
-/// Symmetric RTP.
-#[derive(Clone, Debug, Default)]
-pub struct Latch {
-    remote: Option<SocketAddr>,
-    ssrc: Option<u32>,
-    last_seq: u16,
-    /// Where the far end sent from before the signalling moved it: its packets still in
-    /// flight must not win the latch back.
-    stale: Option<SocketAddr>,
-}
-
-impl Latch {
-    /// Whether to accept a packet from `from` (and latch onto it).
-    pub fn accept(&mut self, from: SocketAddr, p: &Packet) -> bool {
-        match self.remote {
-            None if self.stale == Some(from) => false,
-            None => {
-                self.remote = Some(from);
-                self.ssrc = Some(p.ssrc);
-                self.last_seq = p.seq;
-                true
-            }
-            Some(r) if r == from => {
-                self.ssrc = Some(p.ssrc);
-                self.last_seq = p.seq;
-                true
-            }
-            Some(_) => {
-                let follows = p.seq.wrapping_sub(self.last_seq) <= 10;
-                if self.ssrc == Some(p.ssrc) && follows {
-                    self.remote = Some(from);
-                    self.last_seq = p.seq;
-                    true
-                } else {
-                    false
-                }
-            }
-        }
-    }
-
-    /// The latched remote address.
-    pub fn remote(&self) -> Option<SocketAddr> {
-        self.remote
-    }
-
-    /// Forgets the latched source (the signalling moved the media): the next packet latches
-    /// again, unless it comes from where the media was before (late packets of the old
-    /// stream).
-    pub fn moved(&mut self) {
-        let stale = self.remote.take();
-        *self = Latch {
-            stale,
-            ..Latch::default()
-        };
-    }
-}
 
 /// Why a packet was not buffered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -448,19 +389,5 @@ mod tests {
         );
         assert!(j.stats.resets > 0);
         assert_eq!(pop(&mut j, 160).0, Fill::Audio);
-    }
-
-    #[test]
-    fn latch_follows_the_first_source_and_a_moving_nat() {
-        let a: SocketAddr = "192.0.2.1:4000".parse().expect("addr");
-        let b: SocketAddr = "192.0.2.1:4002".parse().expect("addr");
-        let evil: SocketAddr = "198.51.100.7:9".parse().expect("addr");
-        let mut l = Latch::default();
-        assert!(l.accept(a, &pkt(7, 10, &[])));
-        assert!(!l.accept(evil, &pkt(99, 500, &[])));
-        assert!(!l.accept(evil, &pkt(7, 5_000, &[])));
-        // Same SSRC, next sequence number, new port: the caller's NAT rebound.
-        assert!(l.accept(b, &pkt(7, 11, &[])));
-        assert_eq!(l.remote(), Some(b));
     }
 }

@@ -4,6 +4,7 @@
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
+pub mod latch;
 pub mod playback;
 pub mod record;
 pub mod rtp;

@@ -15,7 +15,8 @@ use super::dtmf::inband::Detector;
 use super::dtmf::rfc4733::{self, Receiver, Report};
 use super::dtmf::{Digit, info};
 use super::g711::{self, Law};
-use super::jitter::{Fill, JitterBuffer, Latch};
+use super::jitter::{Fill, JitterBuffer};
+use super::latch::{Latch, LatchRules};
 use super::playback::{Piece, PlayEvent, Played, Player};
 use super::record::{RecordConfig, Recorded, Recorder};
 use super::rtp::{self, Datagram};
@@ -230,6 +231,17 @@ impl MediaSession {
     /// Where audio goes (the latched source).
     pub fn remote(&self) -> Option<SocketAddr> {
         self.latch.remote()
+    }
+
+    /// Who may set the latch (the signalling's addresses, the allowed networks); a latch
+    /// already set stays.
+    pub fn set_latch_rules(&mut self, rules: LatchRules) {
+        self.latch.set_rules(rules);
+    }
+
+    /// Packets the latch refused (strangers, unconfirmed sources, other networks).
+    pub fn refused_packets(&self) -> u64 {
+        self.latch.refused()
     }
 
     /// When the far end last sent anything the session accepted (RTP or RTCP).

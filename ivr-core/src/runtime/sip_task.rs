@@ -36,6 +36,8 @@ pub(super) struct Parts {
 
 pub(super) struct SipTask {
     cfg: RuntimeConfig,
+    /// `sip.allow`, for media too.
+    media_allow: Arc<[ipnet::IpNet]>,
     ep: Endpoint,
     services: Arc<Services>,
     cdr: Arc<CdrLog>,
@@ -59,6 +61,7 @@ impl SipTask {
     pub(super) fn new(p: Parts) -> Self {
         let ports = PortPool::new(p.cfg.rtp_ports.0, p.cfg.rtp_ports.1);
         SipTask {
+            media_allow: Arc::from(p.cfg.allow.clone()),
             ep: Endpoint::with_ids(p.endpoint, p.ids),
             cfg: p.cfg,
             services: p.services,
@@ -210,8 +213,9 @@ impl SipTask {
                 call_id,
                 from,
                 to,
+                source,
                 ..
-            } => self.offered(call, call_id, from, to),
+            } => self.offered(call, call_id, from, to, source),
             Event::Ended { call, .. } => {
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(e);
@@ -228,7 +232,14 @@ impl SipTask {
     }
 
     /// A new call: its RTP port, its machine and its task.
-    fn offered(&mut self, call: CallRef, call_id: String, from: String, to: String) {
+    fn offered(
+        &mut self,
+        call: CallRef,
+        call_id: String,
+        from: String,
+        to: String,
+        source: SocketAddr,
+    ) {
         let now = self.clock.now();
         let lease = match self.ports.lease(self.cfg.listen.ip()) {
             Ok(l) => Some(l),
@@ -247,6 +258,8 @@ impl SipTask {
             media: MediaPlan::Rtp {
                 port: lease.as_ref().map(|l| l.port),
                 random: crate::media::rtp::random_start(),
+                signalling: Some(source.ip()),
+                allow: Arc::clone(&self.media_allow),
             },
         };
         let machine = Call::new(&self.services.line(), setup, now);

@@ -132,6 +132,8 @@ pub struct Net {
     stored: HashMap<String, Arc<[i16]>>,
     /// Datagrams that reached no one.
     pub unroutable: u64,
+    /// Datagrams that reached no one, by where they were sent.
+    strays: HashMap<SocketAddr, u64>,
     /// Steps in a row at the same instant.
     stuck: u32,
 }
@@ -168,6 +170,7 @@ impl Net {
             ports_in_use: BTreeSet::new(),
             stored: HashMap::new(),
             unroutable: 0,
+            strays: HashMap::new(),
             stuck: 0,
             cfg,
         }
@@ -264,6 +267,23 @@ impl Net {
             .collect();
         all.sort_by_key(|(t, _)| *t);
         all.get(n).map(|(_, e)| (*e).clone()).unwrap_or_default()
+    }
+
+    /// The RTP address of the server's call `n` (0: the first call made), finished or not.
+    pub fn call_rtp(&self, n: usize) -> Option<SocketAddr> {
+        let mut all: Vec<(Time, SocketAddr)> = self
+            .finished
+            .iter()
+            .map(|f| (f.started, f.rtp))
+            .chain(self.calls.values().map(|c| (c.started, c.rtp)))
+            .collect();
+        all.sort_by_key(|(t, _)| *t);
+        all.get(n).map(|(_, a)| *a)
+    }
+
+    /// Datagrams sent to `to` that reached no one (no phone, no call, not the server there).
+    pub fn strays_to(&self, to: SocketAddr) -> u64 {
+        self.strays.get(&to).copied().unwrap_or(0)
     }
 
     /// The transcript of the server's call `n`, as the simulator writes transcripts.
@@ -451,6 +471,7 @@ impl Net {
             }
         }
         self.unroutable += 1;
+        *self.strays.entry(d.to).or_default() += 1;
     }
 
     /// Moves every machine's output until nothing moves.
@@ -520,6 +541,7 @@ impl Net {
                 call_id,
                 from,
                 to,
+                source,
                 ..
             } => {
                 let port = self.next_port;
@@ -539,6 +561,8 @@ impl Net {
                             u32::from(port),
                             7,
                         ],
+                        signalling: Some(source.ip()),
+                        allow: Arc::from(Vec::new()),
                     },
                 };
                 let machine = Call::new(&self.line, setup, now);

@@ -50,6 +50,7 @@ impl Endpoint {
             call_id: dialog.id.call_id.clone(),
             from: req.header("from").unwrap_or("").to_string(),
             to: req.header("to").unwrap_or("").to_string(),
+            source: from.addr,
             media: media.clone(),
         };
         self.legs.insert(

@@ -127,6 +127,8 @@ pub enum Event {
         from: String,
         /// To header value.
         to: String,
+        /// Where the INVITE came from (the caller, or the proxy in front of it).
+        source: SocketAddr,
         /// The agreed stream, when the INVITE carried an offer.
         media: Option<Agreed>,
     },
