@@ -15,6 +15,12 @@
 //!   codecs: [pcmu, pcma]         # preference
 //!   allow: [127.0.0.0/8, 10.0.0.0/8]   # source networks; default loopback + private ranges
 //!   answer_after_ms: 0           # ring (180) this long before answering
+//!   tcp:                         # limits on SIP over TCP
+//!     max_connections: 1024      # at once, from everyone (more are closed at accept)
+//!     per_ip: 64                 # at once, from one IP
+//!     idle_seconds: 300          # no byte this long and no call on it: closed
+//!     message_seconds: 30        # a message begun must be complete within this
+//!     write_queue: 64            # answers waiting for a peer that does not read; then closed
 //! rtp:
 //!   ports: [20000, 29999]
 //!   inband: auto                 # auto | on | off
@@ -110,6 +116,24 @@ pub struct Sip {
     pub allow: Option<Vec<String>>,
     /// Ring this long before answering.
     pub answer_after_ms: Option<u64>,
+    /// Limits on SIP over TCP.
+    pub tcp: SipTcp,
+}
+
+/// `sip.tcp:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipTcp {
+    /// Connections at once, from everyone.
+    pub max_connections: Option<usize>,
+    /// Connections at once from one IP address.
+    pub per_ip: Option<usize>,
+    /// A connection that sends nothing this long, and carries no call, is closed.
+    pub idle_seconds: Option<u64>,
+    /// A message begun must be complete within this.
+    pub message_seconds: Option<u64>,
+    /// Answers that may wait for a peer that does not read; then it is disconnected.
+    pub write_queue: Option<usize>,
 }
 
 /// `rtp:`.

@@ -350,6 +350,33 @@ impl Checked {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        let t = &f.sip.tcp;
+        for (name, v) in [
+            ("max_connections", t.max_connections.map(|n| n as u64)),
+            ("per_ip", t.per_ip.map(|n| n as u64)),
+            ("write_queue", t.write_queue.map(|n| n as u64)),
+            ("idle_seconds", t.idle_seconds),
+            ("message_seconds", t.message_seconds),
+        ] {
+            if v == Some(0) {
+                return Err(self.bad(format!("sip.tcp.{name}: 0 (at least 1)")));
+            }
+        }
+        if let Some(n) = t.max_connections {
+            rc.tcp.max_connections = n;
+        }
+        if let Some(n) = t.per_ip {
+            rc.tcp.per_ip = n;
+        }
+        if let Some(s) = t.idle_seconds {
+            rc.tcp.idle = Duration::from_secs(s);
+        }
+        if let Some(s) = t.message_seconds {
+            rc.tcp.message = Duration::from_secs(s);
+        }
+        if let Some(n) = t.write_queue {
+            rc.tcp.write_queue = n;
+        }
         if let Some((a, b)) = f.rtp.ports {
             if a > b || a < 1024 {
                 return Err(self.bad(format!("rtp.ports: {a}-{b} is not a usable range")));
@@ -463,7 +490,7 @@ mod tests {
     fn reads_every_section_once() {
         let p = write(
             "all",
-            "sip:\n  listen: 127.0.0.1:5999\n  codecs: [pcma]\n  allow: [10.1.0.0/16, 127.0.0.1]\n  answer_after_ms: 40\n\
+            "sip:\n  listen: 127.0.0.1:5999\n  codecs: [pcma]\n  allow: [10.1.0.0/16, 127.0.0.1]\n  answer_after_ms: 40\n  tcp:\n    per_ip: 3\n    idle_seconds: 9\n\
              rtp:\n  ports: [30000, 30100]\n  inband: on\n  inactivity_seconds: 20\n  latch: anywhere\n  latch_packets: 5\nlimits:\n  max_calls: 7\n  grace_seconds: 2\n\
              transfer:\n  agents: sip:a@127.0.0.1\ntime_zone: Europe/London\nholidays: [\"2026-12-25\"]\n\
              max_call_seconds: 60\noperations:\n  mine: { kind: lookup, fields: [a] }\n",
@@ -474,6 +501,9 @@ mod tests {
         assert_eq!(rc.prefer, vec![Law::Pcma]);
         assert_eq!(rc.allow.len(), 2);
         assert_eq!(rc.rtp_ports, (30000, 30100));
+        assert_eq!(rc.tcp.per_ip, 3);
+        assert_eq!(rc.tcp.idle, Duration::from_secs(9));
+        assert_eq!(rc.tcp.max_connections, 1_024, "the default stays");
         assert_eq!(rc.max_calls, 7);
         assert_eq!(rc.grace, Duration::from_secs(2));
         let c = s.call_config();
@@ -507,6 +537,7 @@ mod tests {
             ("rtp:\n  ports: [5000, 4000]\n", "rtp.ports"),
             ("rtp:\n  inband: maybe\n", "maybe"),
             ("rtp:\n  latch: first\n", "rtp.latch"),
+            ("sip:\n  tcp:\n    per_ip: 0\n", "sip.tcp.per_ip"),
             ("rtp:\n  latch_packets: 0\n", "rtp.latch_packets"),
             ("sip:\n  lisen: 1.2.3.4:5\n", "lisen"),
             ("transfr:\n  a: b\n", "transfr"),

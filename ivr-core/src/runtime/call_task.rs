@@ -19,7 +19,7 @@ pub(super) struct CallTask {
     pub(super) machine: Call,
     /// The RTP socket (`None`: no port was free; the machine refuses the call).
     pub(super) lease: Option<Lease>,
-    pub(super) events: mpsc::UnboundedReceiver<Event>,
+    pub(super) events: mpsc::Receiver<Event>,
     pub(super) sip: mpsc::UnboundedSender<Control>,
     pub(super) services: Arc<Services>,
     pub(super) cdr: Arc<CdrLog>,

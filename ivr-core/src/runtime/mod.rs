@@ -22,7 +22,10 @@ mod control;
 pub mod limits;
 pub mod ports;
 mod sip_task;
+pub mod tcp;
 mod work;
+
+pub use tcp::TcpLimits;
 
 use crate::backend::ops::Operations;
 use crate::call::{CallEvent, Cdr, Line};
@@ -93,6 +96,8 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// Recordings and call records.
     pub data: PathBuf,
+    /// Limits on SIP over TCP.
+    pub tcp: TcpLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -107,6 +112,7 @@ impl Default for RuntimeConfig {
             allow: private_networks(),
             grace: Duration::from_secs(30),
             data: PathBuf::from("ivr-data"),
+            tcp: TcpLimits::default(),
         }
     }
 }

@@ -6,15 +6,15 @@ use super::call_task::{self, CallTask};
 use super::cdr_log::CdrLog;
 use super::control::Control;
 use super::ports::PortPool;
+use super::tcp::{self, Stream};
 use super::{Clock, Load, RuntimeConfig, Services, Summary};
 use crate::call::{Call, CallSetup, MediaPlan};
-use crate::sip::codec::{Framed, Framer};
 use crate::sip::endpoint::{CallRef, Command, Endpoint, EndpointConfig, Event, Output};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::Ordering;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 /// How long BYEs sent at the end of the grace period may wait for their answers before the
@@ -43,8 +43,13 @@ pub(super) struct SipTask {
     cdr: Arc<CdrLog>,
     udp: Arc<UdpSocket>,
     tcp: Option<TcpListener>,
-    streams: HashMap<SocketAddr, mpsc::UnboundedSender<Arc<[u8]>>>,
-    calls: HashMap<CallRef, mpsc::UnboundedSender<Event>>,
+    /// What the TCP connections read (bounded: a fast peer waits, it does not grow us).
+    inbound: mpsc::Receiver<Control>,
+    inbound_tx: Option<mpsc::Sender<Control>>,
+    streams: HashMap<SocketAddr, Stream>,
+    calls: HashMap<CallRef, mpsc::Sender<Event>>,
+    /// The TCP connection (address, id) each call's INVITE came over.
+    call_streams: HashMap<CallRef, (SocketAddr, u64)>,
     tasks: usize,
     ports: Arc<PortPool>,
     control_tx: mpsc::UnboundedSender<Control>,
@@ -60,6 +65,7 @@ pub(super) struct SipTask {
 impl SipTask {
     pub(super) fn new(p: Parts) -> Self {
         let ports = PortPool::new(p.cfg.rtp_ports.0, p.cfg.rtp_ports.1);
+        let (inbound_tx, inbound) = mpsc::channel(tcp::INBOUND_QUEUE);
         SipTask {
             media_allow: Arc::from(p.cfg.allow.clone()),
             ep: Endpoint::with_ids(p.endpoint, p.ids),
@@ -68,8 +74,11 @@ impl SipTask {
             cdr: p.cdr,
             udp: Arc::new(p.udp),
             tcp: Some(p.tcp),
+            inbound,
+            inbound_tx: Some(inbound_tx),
             streams: HashMap::new(),
             calls: HashMap::new(),
+            call_streams: HashMap::new(),
             tasks: 0,
             ports,
             control_tx: p.control_tx,
@@ -83,8 +92,13 @@ impl SipTask {
     }
 
     pub(super) async fn run(mut self) -> Summary {
-        if let Some(listener) = self.tcp.take() {
-            tokio::spawn(accept(listener, self.control_tx.clone()));
+        if let (Some(listener), Some(sip)) = (self.tcp.take(), self.inbound_tx.take()) {
+            tokio::spawn(tcp::accept(tcp::Listener {
+                listener,
+                allow: Arc::clone(&self.media_allow),
+                limits: self.cfg.tcp.clone(),
+                sip,
+            }));
         }
         let udp = Arc::clone(&self.udp);
         let mut buf = vec![0u8; 65_535];
@@ -108,6 +122,7 @@ impl SipTask {
                     Some(m) => self.on_control(m),
                     None => break,
                 },
+                Some(m) = self.inbound.recv() => self.on_control(m),
                 () = tokio::time::sleep_until(self.clock.instant(wake)) => {}
             }
             let now = self.clock.now();
@@ -149,11 +164,13 @@ impl SipTask {
             Control::Stream { from, bytes } => self
                 .ep
                 .handle_input(crate::sip::Input::tcp(&bytes, from), now),
-            Control::Opened { from, tx } => {
-                self.streams.insert(from, tx);
+            Control::Opened { from, stream } => {
+                self.streams.insert(from, stream);
             }
-            Control::Closed { from } => {
-                self.streams.remove(&from);
+            Control::Closed { from, id } => {
+                if self.streams.get(&from).is_some_and(|s| s.id == id) {
+                    self.streams.remove(&from);
+                }
             }
             Control::Command(c, cmd) => {
                 let answer = matches!(cmd, Command::Answer { .. });
@@ -192,8 +209,12 @@ impl SipTask {
         while let Some(o) = self.ep.poll_output() {
             match o {
                 Output::Transmit { to, bytes } => match self.streams.get(&to) {
-                    Some(tx) => {
-                        let _ = tx.send(bytes);
+                    Some(s) => {
+                        if !s.send(bytes) {
+                            // Its queue is full: the peer does not read; it is closed.
+                            tracing::info!(%to, "TCP peer does not read its answers: closed");
+                            self.streams.remove(&to);
+                        }
                     }
                     None => {
                         if let Err(e) = self.udp.send_to(&bytes, to).await {
@@ -217,15 +238,20 @@ impl SipTask {
                 ..
             } => self.offered(call, call_id, from, to, source),
             Event::Ended { call, .. } => {
+                if let Some((from, id)) = self.call_streams.remove(&call)
+                    && let Some(s) = self.streams.get(&from).filter(|s| s.id == id)
+                {
+                    s.calls.fetch_sub(1, Ordering::Relaxed);
+                }
                 if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(e);
+                    deliver(&tx, e);
                 }
             }
             other => {
                 if let Some(call) = call_of(&other)
                     && let Some(tx) = self.calls.get(&call)
                 {
-                    let _ = tx.send(other);
+                    deliver(tx, other);
                 }
             }
         }
@@ -241,6 +267,10 @@ impl SipTask {
         source: SocketAddr,
     ) {
         let now = self.clock.now();
+        if let Some(s) = self.streams.get(&source) {
+            s.calls.fetch_add(1, Ordering::Relaxed);
+            self.call_streams.insert(call, (source, s.id));
+        }
         let lease = match self.ports.lease(self.cfg.listen.ip()) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -263,7 +293,7 @@ impl SipTask {
             },
         };
         let machine = Call::new(&self.services.line(), setup, now);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(CALL_EVENTS);
         self.calls.insert(call, tx);
         self.tasks += 1;
         // Boxed: the task's future then holds a pointer, not a second copy of the call
@@ -284,6 +314,27 @@ impl SipTask {
     }
 }
 
+/// SIP events that may wait for one call's task.
+const CALL_EVENTS: usize = 64;
+
+/// Hands a SIP event to its call's task. When the task is that far behind, a key by SIP INFO
+/// is dropped (a peer flooding INFO fills no memory); every other event (rare, and needed:
+/// the end, a media change) waits in a task of its own.
+fn deliver(tx: &mpsc::Sender<Event>, e: Event) {
+    match tx.try_send(e) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(mpsc::error::TrySendError::Full(Event::Info { .. })) => {
+            tracing::debug!("call task behind: SIP INFO dropped");
+        }
+        Err(mpsc::error::TrySendError::Full(e)) => {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(e).await;
+            });
+        }
+    }
+}
+
 /// The call an event is about.
 fn call_of(e: &Event) -> Option<CallRef> {
     match e {
@@ -294,67 +345,4 @@ fn call_of(e: &Event) -> Option<CallRef> {
         | Event::Transferred { call, .. }
         | Event::Ended { call, .. } => Some(*call),
     }
-}
-
-/// Accepts TCP connections for as long as the SIP task runs.
-async fn accept(listener: TcpListener, sip: mpsc::UnboundedSender<Control>) {
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            () = sip.closed() => return,
-        };
-        match accepted {
-            Ok((stream, from)) => {
-                tokio::spawn(connection(stream, from, sip.clone()));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "TCP accept");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// One TCP connection: frames what arrives, writes what the endpoint sends to this peer.
-async fn connection(stream: TcpStream, from: SocketAddr, sip: mpsc::UnboundedSender<Control>) {
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Arc<[u8]>>();
-    if sip.send(Control::Opened { from, tx }).is_err() {
-        return;
-    }
-    let writer = tokio::spawn(async move {
-        while let Some(b) = rx.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                return;
-            }
-        }
-    });
-    let mut framer = Framer::with_limit(65_536);
-    let mut buf = vec![0u8; 16_384];
-    'read: loop {
-        let read = tokio::select! {
-            r = rd.read(&mut buf) => r,
-            () = sip.closed() => break,
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        framer.push(&buf[..n]);
-        while let Some(f) = framer.next_message() {
-            match f {
-                Framed::Message(bytes) => {
-                    if sip.send(Control::Stream { from, bytes }).is_err() {
-                        break 'read;
-                    }
-                }
-                Framed::Broken(why) => {
-                    tracing::info!(%from, %why, "TCP stream closed");
-                    break 'read;
-                }
-            }
-        }
-    }
-    let _ = sip.send(Control::Closed { from });
-    writer.abort();
 }
