@@ -50,7 +50,9 @@ impl SqliteStore {
         now_ms: i64,
     ) -> Result<String, BackendError> {
         let mut db = self.db()?;
-        let tx = db.transaction().map_err(err)?;
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let id = Self::insert(&tx, c)?;
         tx.execute(
             "INSERT OR IGNORE INTO outbox (complaint_id, target, state, attempts, next_at, updated_at)

@@ -129,7 +129,9 @@ impl SqliteStore {
             )));
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = db.transaction().map_err(err)?;
+            let tx = db
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
             tx.execute_batch(m).map_err(err)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(err)?;
@@ -150,7 +152,9 @@ impl SqliteStore {
     /// Files a complaint (idempotent by call id); returns the ticket number.
     pub fn submit_sync(&self, c: &Complaint) -> Result<String, BackendError> {
         let mut db = self.db()?;
-        let tx = db.transaction().map_err(err)?;
+        let tx = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let id = Self::insert(&tx, c)?;
         tx.commit().map_err(err)?;
         Ok(ticket::ticket(FIRST + id as u64))
@@ -342,7 +346,9 @@ impl SqliteStore {
 
 #[async_trait::async_trait]
 impl ComplaintBackend for SqliteStore {
-    // SQLite calls are short; a runtime that must never block runs them on a blocking pool.
+    // These block (on the disk, on another writer's lock for up to the busy timeout): the
+    // runtime performs every backend request on its blocking pool (`runtime/work.rs`), never
+    // on a worker that carries calls' media; an embedder calling from async code must too.
     async fn submit(&self, c: &Complaint) -> Result<String, BackendError> {
         self.submit_sync(c)
     }
