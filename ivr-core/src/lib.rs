@@ -35,6 +35,7 @@ pub mod flow;
 pub mod media;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+pub mod privacy;
 pub mod prompts;
 #[cfg(feature = "runtime")]
 pub mod runtime;

@@ -1,8 +1,9 @@
 //! Notifications: queued durably, sent by the thread, retried when the notifier fails, and
-//! delivered by webhook to an HTTP endpoint that fails at first.
+//! delivered by webhook to an HTTP endpoint that fails at first; a store that cannot record
+//! that a notice was sent costs one resend after the lease, not a loop of SMS.
 
 use ivr_core::backend::notify::{
-    self, FileNotifier, Notice, Notifications, Notifier, Templates, WebhookNotifier,
+    self, FileNotifier, Notice, Notifications, Notifier, Retry, Templates, WebhookNotifier,
 };
 use ivr_core::backend::sqlite::SqliteStore;
 use ivr_core::backend::{Complaint, Status};
@@ -81,7 +82,12 @@ fn notices_are_retried_until_sent_once() {
         fail: AtomicU32::new(3),
         inner: FileNotifier::new(&out),
     });
-    let n = Notifications::start(Arc::clone(&store), flaky, Duration::from_millis(10), true);
+    let n = Notifications::start(
+        Arc::clone(&store),
+        flaky,
+        Retry::from_min(Duration::from_millis(10)),
+        true,
+    );
     n.wake();
     wait_for("both sent", || {
         store
@@ -153,7 +159,12 @@ fn the_webhook_posts_json_and_retries_on_errors() {
         &format!("http://{addr}/sms"),
         Duration::from_secs(2),
     ));
-    let n = Notifications::start(Arc::clone(&store), hook, Duration::from_millis(10), false);
+    let n = Notifications::start(
+        Arc::clone(&store),
+        hook,
+        Retry::from_min(Duration::from_millis(10)),
+        false,
+    );
     n.wake();
     wait_for("the SMS", || !bodies.lock().expect("lock").is_empty());
     drop(n);
@@ -166,5 +177,63 @@ fn the_webhook_posts_json_and_retries_on_errors() {
             "940: your complaint is registered as ticket {ticket}. To follow it, call 940 and press 2."
         )
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Counts deliveries.
+#[derive(Default)]
+struct Counting(AtomicU32);
+
+impl Notifier for Counting {
+    fn deliver(&self, _n: &Notice) -> Result<(), String> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_store_that_fails_to_mark_a_notice_sent_does_not_resend_it_in_a_loop() {
+    let (store, dir) = store("failmark");
+    let t = templates();
+    let ticket = store.submit_sync(&complaint("en")).expect("filed");
+    notify::queue_created(&store, &t, &ticket, &complaint("en"), false).expect("queued");
+    // The fault: the store refuses to mark any notice sent (a full disk, a broken file).
+    let db = rusqlite::Connection::open(dir.join("complaints.sqlite")).expect("the store");
+    db.execute_batch(
+        "CREATE TRIGGER no_sent BEFORE UPDATE ON notices WHEN NEW.state = 'sent'
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .expect("the fault");
+    let sms = Arc::new(Counting::default());
+    let n = Notifications::start(
+        Arc::clone(&store),
+        Arc::clone(&sms) as Arc<dyn Notifier>,
+        Retry {
+            retry_min: Duration::from_millis(10),
+            lease: Duration::from_millis(300),
+        },
+        false,
+    );
+    n.wake();
+    std::thread::sleep(Duration::from_millis(2_500));
+    let during = sms.0.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&during),
+        "sent once, then again only after the lease and the store's backoff: {during}"
+    );
+    // The store mends: the notice is marked sent, and sending stops.
+    db.execute_batch("DROP TRIGGER no_sent").expect("mended");
+    wait_for("marked sent", || {
+        store
+            .notices()
+            .expect("read")
+            .iter()
+            .all(|(_, s)| s == "sent")
+    });
+    let after = sms.0.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_eq!(sms.0.load(Ordering::SeqCst), after, "no more once marked");
+    assert!(after <= during + 1, "{during} then {after}");
+    drop(n);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -385,3 +385,49 @@ fn the_post_carries_what_georeport_asks_for() {
     assert_eq!(form["phone"], "+966500000001");
     assert!(form["description"].contains("4.2 s"));
 }
+
+#[test]
+fn a_store_that_fails_to_mark_a_delivery_does_not_post_it_in_a_loop() {
+    let addr = free_addr();
+    let g = Arc::new(Mutex::new(Georeport::default()));
+    serve(addr, Arc::clone(&g));
+    let path = scratch("failmark");
+    let store = Arc::new(SqliteStore::open(&path).expect("store"));
+    // The fault: the store refuses to record a delivery as done.
+    let db = rusqlite::Connection::open(&path).expect("the store");
+    db.execute_batch(
+        "CREATE TRIGGER no_done BEFORE UPDATE ON outbox WHEN NEW.state = 'delivered'
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .expect("the fault");
+    let backend = Open311Backend::start(
+        Arc::clone(&store),
+        Open311Config {
+            lease: Duration::from_millis(300),
+            ..config(addr)
+        },
+    );
+    let ticket =
+        pollster::block_on(backend.submit(&complaint("call-fm", "roads"))).expect("a ticket");
+    std::thread::sleep(Duration::from_millis(2_500));
+    let during = g.lock().expect("lock").posts;
+    assert!(
+        (1..=3).contains(&during),
+        "posted once, then again only after the lease and the store's backoff: {during}"
+    );
+    db.execute_batch("DROP TRIGGER no_done").expect("mended");
+    wait_until("the delivery recorded", || {
+        matches!(
+            store.delivery(&ticket).expect("outbox").map(|d| d.state),
+            Some(DeliveryState::Delivered(_))
+        )
+    });
+    let after = g.lock().expect("lock").posts;
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_eq!(
+        g.lock().expect("lock").posts,
+        after,
+        "no more posts once recorded"
+    );
+    drop(backend);
+}

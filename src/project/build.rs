@@ -136,7 +136,7 @@ impl Project {
             let sender = Arc::new(notify::Notifications::start(
                 Arc::clone(&store),
                 notifier,
-                Duration::from_secs(5),
+                notify::Retry::from_min(Duration::from_secs(5)),
                 n.staff,
             ));
             backend = Arc::new(notify::NotifyingBackend::new(

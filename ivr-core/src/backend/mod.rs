@@ -9,6 +9,8 @@ pub mod ops;
 #[cfg(feature = "sqlite")]
 pub mod outbox;
 #[cfg(feature = "sqlite")]
+pub mod pass;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod ticket;
 

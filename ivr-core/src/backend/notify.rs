@@ -5,6 +5,7 @@
 //! a thread hands them to a [`Notifier`] and retries failures with backoff. Nothing here runs
 //! on a call's path: queueing is one insert.
 
+use super::pass::{Pass, StoreBackoff};
 use super::sqlite::{SqliteStore, err};
 use super::{BackendError, Complaint, ComplaintBackend, Status, TicketInfo};
 use fluent_bundle::concurrent::FluentBundle;
@@ -238,6 +239,23 @@ impl SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
+    /// Claims a due notice before it is sent (see [`SqliteStore::claim_delivery`]).
+    pub fn claim_notice(
+        &self,
+        id: i64,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, BackendError> {
+        let n = self
+            .db()?
+            .execute(
+                "UPDATE notices SET next_at = ?3 WHERE id = ?1 AND state = 'pending' AND next_at <= ?2",
+                params![id, now_ms, lease_until_ms],
+            )
+            .map_err(err)?;
+        Ok(n == 1)
+    }
+
     /// Marks a notice sent, or schedules its retry.
     pub fn notice_result(
         &self,
@@ -351,33 +369,99 @@ impl std::fmt::Debug for Notifications {
     }
 }
 
+/// When notices are sent again: after a failed attempt (`retry_min`, doubling, at most 10
+/// minutes apart), and after an attempt whose result the store could not record (`lease`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// First retry delay after a failed attempt.
+    pub retry_min: Duration,
+    /// How long a notice being sent stays claimed (see [`super::pass`]).
+    pub lease: Duration,
+}
+
+impl Retry {
+    /// From `retry_min`, with the standard lease.
+    pub fn from_min(retry_min: Duration) -> Self {
+        Retry {
+            retry_min,
+            lease: super::pass::LEASE,
+        }
+    }
+}
+
 /// One pass: sends the due notices (staff's only when `staff`; otherwise they are marked
-/// done unsent); returns how many were handled.
-pub fn send_due(
-    store: &SqliteStore,
-    notifier: &dyn Notifier,
-    retry_min: Duration,
-    staff: bool,
-) -> usize {
+/// done unsent), each claimed first; stops at the first store error.
+pub fn send_due(store: &SqliteStore, notifier: &dyn Notifier, retry: Retry, staff: bool) -> Pass {
     let now = jiff::Timestamp::now().as_millisecond();
-    let due = store.due_notices(now, 50).unwrap_or_default();
+    let mut pass = Pass::default();
+    let due = match store.due_notices(now, 50) {
+        Ok(d) => d,
+        Err(e) => {
+            pass.store_error = Some(e);
+            return pass;
+        }
+    };
     for (n, attempts) in &due {
         if n.to == "staff" && !staff {
-            let _ = store.notice_result(n.id, Ok(()), now);
+            if let Err(e) = store.notice_result(n.id, Ok(()), now) {
+                pass.store_error = Some(e);
+                return pass;
+            }
+            pass.handled += 1;
             continue;
+        }
+        match store.claim_notice(n.id, now, now + retry.lease.as_millis() as i64) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                pass.store_error = Some(e);
+                return pass;
+            }
         }
         let r = notifier.deliver(n);
         if let Err(e) = &r {
-            tracing::warn!(ticket = %n.ticket, to = %n.to, error = %e, "notice will be retried");
+            tracing::warn!(ticket = %n.ticket, to = %mask_recipient(&n.to), error = %e, "notice will be retried");
         }
-        let delay = (retry_min.as_millis() as i64 * (1i64 << (*attempts).min(16))).min(600_000);
-        let _ = store.notice_result(
+        let delay =
+            (retry.retry_min.as_millis() as i64 * (1i64 << (*attempts).min(16))).min(600_000);
+        pass.handled += 1;
+        if let Err(e) = store.notice_result(
             n.id,
             r.as_ref().map(|_| ()).map_err(String::as_str),
             now + delay,
-        );
+        ) {
+            tracing::error!(ticket = %n.ticket, error = %e, "notice result not recorded: sent again after the lease");
+            pass.store_error = Some(e);
+            return pass;
+        }
     }
-    due.len()
+    pass
+}
+
+/// A recipient for the logs: `caller:+9665…01` keeps the kind and the number's ends.
+pub fn mask_recipient(to: &str) -> String {
+    match to.split_once(':') {
+        Some((kind, number)) => format!("{kind}:{}", crate::privacy::mask_number(number)),
+        None => to.to_string(),
+    }
+}
+
+/// Sleeps `wait`, ignoring wake-ups; `Err` when the owner is gone.
+pub(crate) fn sleep_unless_dropped(
+    woken: &mpsc::Receiver<()>,
+    wait: Duration,
+) -> Result<(), mpsc::RecvTimeoutError> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        match woken.recv_timeout(left) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Notifications {
@@ -385,15 +469,33 @@ impl Notifications {
     pub fn start(
         store: Arc<SqliteStore>,
         notifier: Arc<dyn Notifier>,
-        retry_min: Duration,
+        retry: Retry,
         staff: bool,
     ) -> Self {
         let (wake, woken) = mpsc::channel::<()>();
         let worker = std::thread::Builder::new()
             .name("notifications".into())
             .spawn(move || {
+                let mut backoff = StoreBackoff::default();
                 loop {
-                    while send_due(&store, notifier.as_ref(), retry_min, staff) > 0 {}
+                    let wait = loop {
+                        let pass = send_due(&store, notifier.as_ref(), retry, staff);
+                        if let Some(e) = &pass.store_error {
+                            tracing::error!(error = %e, "notice store failed: pass stopped");
+                        }
+                        if !pass.go_on() {
+                            break backoff.after(&pass);
+                        }
+                        backoff.after(&pass);
+                    };
+                    if !wait.is_zero() {
+                        // The store let us down: wait, woken only by the end.
+                        if let Err(mpsc::RecvTimeoutError::Disconnected) =
+                            sleep_unless_dropped(&woken, wait)
+                        {
+                            return;
+                        }
+                    }
                     match woken.recv_timeout(Duration::from_millis(500)) {
                         Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,

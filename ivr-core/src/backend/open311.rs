@@ -12,6 +12,7 @@
 //! is the one case HTTP cannot settle; every post carries the local ticket as
 //! `attribute[ivr_ticket]` so that the remote side (or its operators) can recognise a repeat.
 
+use super::pass::{Pass, StoreBackoff};
 use super::sqlite::SqliteStore;
 use super::{BackendError, Complaint, ComplaintBackend, Status, TicketInfo};
 use serde::Deserialize;
@@ -41,6 +42,9 @@ pub struct Open311Config {
     pub retry_max: Duration,
     /// How often delivered, unclosed requests are asked for their status.
     pub sync_every: Duration,
+    /// How long a delivery being sent stays claimed: when the store cannot record its
+    /// result, it is sent again after this (see [`super::pass`]).
+    pub lease: Duration,
 }
 
 impl Default for Open311Config {
@@ -55,6 +59,7 @@ impl Default for Open311Config {
             retry_min: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
             sync_every: Duration::from_secs(300),
+            lease: super::pass::LEASE,
         }
     }
 }
@@ -293,17 +298,30 @@ impl std::fmt::Debug for Open311Backend {
     }
 }
 
-/// One delivery pass over what is due; returns how many were handled.
-pub fn deliver_due(store: &SqliteStore, client: &Open311Client) -> usize {
-    let due = match store.due_deliveries(now_ms(), 50) {
+/// One delivery pass over what is due, each delivery claimed before it is sent; stops at the
+/// first store error (see [`super::pass`]).
+pub fn deliver_due(store: &SqliteStore, client: &Open311Client) -> Pass {
+    let mut pass = Pass::default();
+    let now = now_ms();
+    let due = match store.due_deliveries(now, 50) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "outbox unreadable");
-            return 0;
+            pass.store_error = Some(e);
+            return pass;
         }
     };
     let cfg = &client.cfg;
     for d in &due {
+        match store.claim_delivery(&d.ticket, now, now + cfg.lease.as_millis() as i64) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::error!(ticket = %d.ticket, error = %e, "outbox not writable: pass stopped");
+                pass.store_error = Some(e);
+                return pass;
+            }
+        }
         let backoff = |attempts: u32| {
             let ms = cfg.retry_min.as_millis() as i64 * (1i64 << attempts.min(20));
             now_ms() + ms.min(cfg.retry_max.as_millis() as i64)
@@ -330,11 +348,14 @@ pub fn deliver_due(store: &SqliteStore, client: &Open311Client) -> usize {
                 store.failed(&d.ticket, &e)
             }
         };
+        pass.handled += 1;
         if let Err(e) = saved {
-            tracing::error!(ticket = %d.ticket, error = %e, "outbox not updated");
+            tracing::error!(ticket = %d.ticket, error = %e, "outbox not updated: the delivery is tried again after its lease");
+            pass.store_error = Some(e);
+            return pass;
         }
     }
-    due.len()
+    pass
 }
 
 /// One status pass: delivered requests whose remote status changed get a local status
@@ -385,8 +406,19 @@ impl Open311Backend {
             .name("open311-outbox".into())
             .spawn(move || {
                 let mut last_sync = std::time::Instant::now();
+                let mut backoff = StoreBackoff::default();
                 loop {
-                    while deliver_due(&s, &c) > 0 {}
+                    let wait = loop {
+                        let pass = deliver_due(&s, &c);
+                        if !pass.go_on() {
+                            break backoff.after(&pass);
+                        }
+                        backoff.after(&pass);
+                    };
+                    if !wait.is_zero() && super::notify::sleep_unless_dropped(&woken, wait).is_err()
+                    {
+                        return;
+                    }
                     if last_sync.elapsed() >= c.cfg.sync_every {
                         sync_statuses(&s, &c);
                         last_sync = std::time::Instant::now();

@@ -159,6 +159,29 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Claims a due delivery before it is sent: its next attempt moves to `lease_until_ms`
+    /// (so a result the store then fails to record costs one resend after the lease, not a
+    /// loop). `false`: it is no longer due (another process took it, or it was settled).
+    pub fn claim_delivery(
+        &self,
+        ticket: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, BackendError> {
+        let Some(id) = Self::id_of(ticket) else {
+            return Ok(false);
+        };
+        let n = self
+            .db()?
+            .execute(
+                "UPDATE outbox SET next_at = ?3, updated_at = ?4
+                 WHERE complaint_id = ?1 AND state IN ('pending', 'token') AND next_at <= ?2",
+                params![id, now_ms, lease_until_ms, now_rfc3339()],
+            )
+            .map_err(err)?;
+        Ok(n == 1)
+    }
+
     /// The remote system took it: its request id.
     pub fn delivered(&self, ticket: &str, remote_id: &str) -> Result<(), BackendError> {
         self.update(
