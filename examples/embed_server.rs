@@ -84,6 +84,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
             hangup_after: None,
             credentials: None,
             prefer: vec![ivr::core::media::g711::Law::Pcmu],
+            call_id: None,
         }));
         let mut ticket = None;
         let record = loop {

@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
             event_pt: 101,
             timers: Timers::default(),
             credentials: Some(("1000".into(), "secret".into())),
+            call_id: None,
         },
         7,
         Time(0),

@@ -1,4 +1,8 @@
-//! Callers' numbers are personal data: what the logs may show of them.
+//! Callers' voices and numbers are personal data: what the logs may show of them, and files
+//! and folders that only the server's user may read (0600 and 0700).
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
 
 /// A number as the logs show it: the first four and the last two characters kept, the rest
 /// starred (`+966500000001` → `+966*******01`); short ones are starred whole.
@@ -37,6 +41,51 @@ pub fn mask_address(value: &str) -> String {
     format!("<{}>", shown.escape_debug())
 }
 
+/// Creates `path` for writing, only if it does not exist, readable by the owner only.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).read(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Makes `dir` (and its parents) and closes it to others (0700).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Syncs a folder, so that a file made in it survives a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Makes `path` an empty file readable by the owner only, unless it exists (then it is
+/// closed to others); for files a library opens by name afterwards (the SQLite store).
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    match create_private(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,7 +107,7 @@ mod tests {
         assert_eq!(mask_address("sip:0500000000@h;tag=2"), "<sip:0500****00@h>");
         assert_eq!(
             mask_address("<sip:ev\u{1b}[31mil1234567@h>"),
-            "<sip:ev\\u{1b}[********67@h>"
+            "<sip:ev\\u{1b}[**********67@h>"
         );
     }
 }

@@ -47,6 +47,9 @@ pub struct Args {
     /// Our user part (calling number).
     #[arg(long, default_value = "+966500000001")]
     from: String,
+    /// The Call-ID to send (to test how a server takes a reused one); default: a new one.
+    #[arg(long)]
+    call_id: Option<String>,
     /// User name for digest authentication.
     #[arg(long)]
     user: Option<String>,
@@ -165,6 +168,7 @@ pub fn run(a: Args) -> ExitCode {
             hangup_after,
             credentials: a.user.clone().zip(a.password.clone()),
             prefer: vec![Law::Pcmu, Law::Pcma],
+            call_id: a.call_id.clone(),
         };
         let report = match phone::call(opts).await {
             Ok(r) => r,

@@ -187,6 +187,7 @@ pub fn run(a: Args) -> ExitCode {
             hangup_after: None,
             credentials: None,
             prefer: vec![Law::Pcmu, Law::Pcma],
+            call_id: None,
         };
         // Call 1, in Arabic: 1 Arabic, 1 new complaint, 1 roads, district 101, speak after the
         // beep, # ends the recording, 1 confirms.

@@ -84,6 +84,9 @@ pub fn prepare(
 }
 
 pub fn run(a: Args) -> ExitCode {
+    // Recordings, call records and the store hold callers' voices and numbers: whatever the
+    // server creates is its user's only.
+    ivr::core::runtime::limits::private_umask();
     let p = match prepare(
         &a.flow,
         a.config.as_deref(),

@@ -43,6 +43,51 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Recordings a crash cut short: `ivr serve` repairs them at start and sets them aside
+    /// in `recordings/partial/` (no ticket refers to them).
+    Partial,
+}
+
+/// Lists the recordings set aside in `DATA/recordings/partial/`.
+fn partial(data: &Path, json: bool) -> ExitCode {
+    use ivr::core::runtime::recording::PARTIAL;
+    let dir = data.join("recordings").join(PARTIAL);
+    let mut found: Vec<(String, u64, String)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let meta = e.metadata().ok()?;
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    // 8 kHz, 16-bit: 16 bytes a millisecond, after a 44-byte header.
+                    let ms = meta.len().saturating_sub(44) / 16;
+                    Some((e.path().display().to_string(), ms, modified))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    if json {
+        let list: Vec<serde_json::Value> = found
+            .iter()
+            .map(|(p, ms, at)| serde_json::json!({"path": p, "duration_ms": ms, "modified": at}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+    } else {
+        for (p, ms, at) in &found {
+            println!("{p}  {:.1} s  {at}", *ms as f64 / 1000.0);
+        }
+        println!("{} partial recording(s)", found.len());
+    }
+    ExitCode::SUCCESS
 }
 
 /// Opens the store in a data folder (created if needed); service levels from `ivr.yaml`
@@ -71,6 +116,9 @@ fn line(t: &TicketInfo) -> String {
 }
 
 pub fn run(a: Args) -> ExitCode {
+    if let Command::Partial = a.command {
+        return partial(&a.data, a.json);
+    }
     let store = match open(&a.data) {
         Ok(s) => s,
         Err(c) => return c,
@@ -134,6 +182,7 @@ pub fn run(a: Args) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Partial => ExitCode::SUCCESS,
         Command::SetStatus {
             ticket,
             status,

@@ -12,8 +12,10 @@ use std::sync::Arc;
 /// What an operation knows about the call that asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallContext {
-    /// The call's id (submits are idempotent by it).
+    /// The SIP Call-ID (chosen by the caller: for reference only).
     pub call_id: String,
+    /// The server's own id of the call: submits are idempotent by it.
+    pub uid: String,
     /// Calling number.
     pub caller: String,
     /// The caller's language (`ar`, `en`).
@@ -68,7 +70,7 @@ pub fn complaint(req: &BackendRequest, ctx: &CallContext) -> Complaint {
         caller: ctx.caller.clone(),
         language: ctx.language.clone(),
         channel: "ivr".into(),
-        call_id: ctx.call_id.clone(),
+        call_id: ctx.uid.clone(),
         at: ctx.at.to_string(),
     }
 }
@@ -235,7 +237,8 @@ mod tests {
 
     fn ctx() -> CallContext {
         CallContext {
-            call_id: "c1".into(),
+            call_id: "sip-c1".into(),
+            uid: "c1".into(),
             caller: "0501234567".into(),
             language: "ar".into(),
             at: jiff::Timestamp::UNIX_EPOCH,

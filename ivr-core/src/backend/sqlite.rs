@@ -112,6 +112,10 @@ pub(crate) fn err(e: impl std::fmt::Display) -> BackendError {
 impl SqliteStore {
     /// Opens (and migrates) the store in `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, BackendError> {
+        // Callers' numbers and voices' paths are in it: the owner's only (SQLite gives its
+        // -wal and -shm files the same mode).
+        crate::privacy::private_file(path)
+            .map_err(|e| BackendError::Store(format!("{}: {e}", path.display())))?;
         let mut db = Connection::open(path).map_err(err)?;
         db.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         db.pragma_update(None, "synchronous", "FULL").map_err(err)?;

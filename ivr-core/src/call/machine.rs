@@ -97,6 +97,7 @@ impl Call {
         let flow = FlowMachine::new(Arc::clone(&line.program), Arc::clone(&line.flow));
         let record = Cdr {
             call_id: setup.call_id.clone(),
+            uid: setup.uid.clone(),
             from: setup.from.clone(),
             to: setup.to.clone(),
             started_at: setup.started_at.to_string(),
@@ -166,6 +167,11 @@ impl Call {
     /// The SIP Call-ID.
     pub fn call_id(&self) -> &str {
         &self.setup.call_id
+    }
+
+    /// The server's own id of the call ([`CallSetup::uid`]).
+    pub fn uid(&self) -> &str {
+        &self.setup.uid
     }
 
     /// Whether the call record has gone out: the call needs nothing more.

@@ -155,6 +155,11 @@ pub enum MediaPlan {
 pub struct CallSetup {
     /// SIP Call-ID.
     pub call_id: String,
+    /// The server's own id of the call: unique (random where calls come from the network),
+    /// never taken from the caller. Recordings are named by it and submits are idempotent by
+    /// it, so a caller who reuses a Call-ID neither overwrites another's recording nor is
+    /// told another's ticket.
+    pub uid: String,
     /// From header value.
     pub from: String,
     /// To header value.

@@ -99,6 +99,9 @@ pub struct MediaRecord {
 pub struct Cdr {
     /// SIP Call-ID.
     pub call_id: String,
+    /// The server's own id of the call (its recordings' names begin with it; its complaints
+    /// carry it).
+    pub uid: String,
     /// From header.
     pub from: String,
     /// To header.

@@ -40,6 +40,7 @@ impl Call {
         );
         let context = CallContext {
             call_id: self.setup.call_id.clone(),
+            uid: self.setup.uid.clone(),
             caller: self.caller.clone(),
             language: self.flow.language().code().into(),
             at: self.wall(now),

@@ -5,7 +5,8 @@
 use super::cdr_log::CdrLog;
 use super::control::Control;
 use super::ports::Lease;
-use super::work::{self, Done, Recordings};
+use super::recording::Recordings;
+use super::work::{self, Done};
 use super::{Clock, Load, ServerEvent, Services};
 use crate::call::{Call, Cdr, Input, Output, Work};
 use crate::sip::endpoint::{CallRef, EndReason, Event};
@@ -49,7 +50,7 @@ pub(super) async fn run(t: Box<CallTask>) {
         sip: t.sip.clone(),
     };
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let recordings = Recordings::new(t.data.join("recordings"), t.machine.call_id());
+    let recordings = Recordings::new(t.data.join("recordings"), t.machine.uid());
     let call_id: Arc<str> = Arc::from(t.machine.call_id());
     let mut shell = Shell {
         t,

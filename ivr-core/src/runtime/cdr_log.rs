@@ -16,10 +16,9 @@ pub struct CdrLog {
 impl CdrLog {
     /// Opens (or creates) `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<CdrLog> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        // Callers' numbers are in it: the owner's only.
+        crate::privacy::private_file(path)?;
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
         Ok(CdrLog {
             path: path.to_path_buf(),
             file: Mutex::new(file),

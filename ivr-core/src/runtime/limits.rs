@@ -1,4 +1,4 @@
-//! The process's open-file limit. Every call holds an RTP socket, a TCP caller holds a
+//! The process's open-file limit and file-creation mask. Every call holds an RTP socket, a TCP caller holds a
 //! connection, a recording holds a file: a default soft limit of 1,024 descriptors caps a
 //! server far below its `max_calls`. At start the soft limit is raised towards the hard one,
 //! as far as the calls need; when even the hard limit is too low, startup says so.
@@ -47,6 +47,20 @@ pub fn raise_open_files(want: u64) -> std::io::Result<FileLimit> {
         soft: want,
         hard: want,
     })
+}
+
+/// Makes every file the process creates from now on private to its user (umask 077): the
+/// recordings, call records and store hold callers' voices and numbers. Returns the old mask.
+#[cfg(unix)]
+pub fn private_umask() -> u32 {
+    use rustix::fs::Mode;
+    rustix::process::umask(Mode::from_raw_mode(0o077)).as_raw_mode()
+}
+
+/// Nothing to do without umask.
+#[cfg(not(unix))]
+pub fn private_umask() -> u32 {
+    0
 }
 
 /// Raises the limit for `max_calls` and logs what it could not do.

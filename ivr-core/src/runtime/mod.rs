@@ -21,6 +21,7 @@ pub mod cdr_log;
 mod control;
 pub mod limits;
 pub mod ports;
+pub mod recording;
 mod sip_task;
 pub mod tcp;
 mod work;
@@ -315,7 +316,16 @@ impl Server {
             let path = path.to_path_buf();
             move |source| RuntimeError::Data { path, source }
         };
-        std::fs::create_dir_all(cfg.data.join("recordings")).map_err(data(&cfg.data))?;
+        crate::privacy::private_dir(&cfg.data).map_err(data(&cfg.data))?;
+        let recordings = cfg.data.join("recordings");
+        crate::privacy::private_dir(&recordings).map_err(data(&recordings))?;
+        for r in recording::repair_partial(&recordings).map_err(data(&recordings))? {
+            tracing::warn!(
+                path = %r.path.display(),
+                ms = r.duration_ms,
+                "a recording cut off by a crash was repaired and set aside"
+            );
+        }
         let cdr_path = cfg.data.join("cdr.jsonl");
         let cdr = Arc::new(cdr_log::CdrLog::open(&cdr_path).map_err(data(&cdr_path))?);
         let bind = |addr| move |source| RuntimeError::Bind { addr, source };

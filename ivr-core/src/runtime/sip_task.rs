@@ -281,6 +281,7 @@ impl SipTask {
         let span = tracing::info_span!("call", %call_id);
         tracing::info!(parent: &span, %from, "call offered");
         let setup = CallSetup {
+            uid: self.ep.fresh_id(),
             call_id,
             from,
             to,

@@ -142,6 +142,7 @@ pub fn simulate(
 ) -> Transcript {
     let setup = CallSetup {
         call_id: opts.call_id.clone(),
+        uid: opts.call_id.clone(),
         from: format!("<sip:{}@sim.invalid>", opts.caller),
         to: format!("<sip:{}@sim.invalid>", opts.called),
         started_at: opts.at,

@@ -49,6 +49,8 @@ pub struct PhoneConfig {
     pub keep_heard: bool,
     /// Seeds the Call-ID and tags.
     pub seed: u64,
+    /// The Call-ID to use instead (a test that reuses one on purpose).
+    pub call_id: Option<String>,
     /// Seeds SSRC, sequence number and timestamp.
     pub random: [u32; 3],
 }
@@ -157,6 +159,7 @@ impl Phone {
                 event_pt: 101,
                 timers: Timers::default(),
                 credentials: cfg.credentials.clone(),
+                call_id: cfg.call_id.clone(),
             },
             cfg.seed,
             now,

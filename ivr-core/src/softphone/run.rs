@@ -38,6 +38,8 @@ pub struct PhoneOptions {
     pub credentials: Option<(String, String)>,
     /// Codecs offered.
     pub prefer: Vec<Law>,
+    /// The Call-ID to use (`None`: a new one).
+    pub call_id: Option<String>,
 }
 
 /// Why the call could not be made at all (this machine's doing: [`crate::Fault::Local`]).
@@ -90,6 +92,7 @@ pub async fn call(o: PhoneOptions) -> Result<PhoneReport, PhoneError> {
             limit_ms: 300_000,
             keep_heard: o.record.is_some(),
             seed: u64::from_le_bytes(seed),
+            call_id: o.call_id.clone(),
             random: crate::media::rtp::random_start(),
         },
         clock.now(),

@@ -43,6 +43,8 @@ pub struct UacConfig {
     pub timers: Timers,
     /// User name and password for digest challenges.
     pub credentials: Option<(String, String)>,
+    /// The Call-ID to use (a test that reuses one on purpose); `None`: a new one.
+    pub call_id: Option<String>,
 }
 
 /// What happened to the call.
@@ -155,7 +157,10 @@ impl Uac {
     /// Starts the call: the INVITE is the first thing to transmit.
     pub fn new(cfg: UacConfig, seed: u64, now: Time) -> Self {
         let tag = format!("{:x}", seed.rotate_left(17) ^ 0x5eed);
-        let call_id = format!("{:x}{:x}@{}", seed, now.0, cfg.local.ip());
+        let call_id = cfg
+            .call_id
+            .clone()
+            .unwrap_or_else(|| format!("{:x}{:x}@{}", seed, now.0, cfg.local.ip()));
         let from = format!("<sip:{}@{}>;tag={tag}", cfg.user, cfg.local.ip());
         let mut u = Uac {
             state: State::Calling,
@@ -793,6 +798,7 @@ mod tests {
             event_pt: 101,
             timers: Timers::default(),
             credentials,
+            call_id: None,
         }
     }
 

@@ -221,6 +221,7 @@ impl Net {
             limit_ms: 300_000,
             keep_heard: false,
             seed: self.cfg.seed.wrapping_add(u64::from(i) * 7919),
+            call_id: None,
             random: [
                 (self.cfg.seed as u32).wrapping_add(u32::from(i)),
                 1000 + u32::from(i),
@@ -548,6 +549,7 @@ impl Net {
                 self.next_port = self.next_port.wrapping_add(2).max(FIRST_PORT);
                 self.ports_in_use.insert(port);
                 let setup = CallSetup {
+                    uid: format!("net{:020x}", self.calls.len() + self.finished.len()),
                     call_id,
                     from,
                     to,

@@ -417,6 +417,12 @@ impl Endpoint {
         self.ids.token()
     }
 
+    /// A fresh identifier from the endpoint's generator (96 random bits, hex), for the
+    /// runtime's own ids of calls.
+    pub fn fresh_id(&mut self) -> String {
+        self.ids.token()
+    }
+
     fn transmit(&mut self, to: SocketAddr, bytes: Arc<[u8]>) {
         self.out.push_back(Output::Transmit { to, bytes });
     }
