@@ -174,3 +174,72 @@ fn a_script_folder_without_fragments_uses_the_shipped_ones() {
     assert!(own.audio(Lang::En, "hello").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for espeak-ng: notes the mode of the file it is told to write, then writes a
+/// short WAV there (or hangs, with `hang`).
+#[cfg(unix)]
+fn fake_speaker(dir: &Path, hang: bool) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let wav = dir.join("voice.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 22_050,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).expect("voice");
+    for i in 0..22_050 {
+        w.write_sample(((i % 50) as i16 - 25) * 400)
+            .expect("sample");
+    }
+    w.finalize().expect("voice written");
+    let script = dir.join("speaker.sh");
+    let body = if hang {
+        "#!/bin/sh\nexec sleep 30\n".to_string()
+    } else {
+        // Arguments: -v LANG -s SPEED -w FILE -- TEXT
+        format!(
+            "#!/bin/sh\nstat -c %a \"$6\" > '{}'\ncp '{}' \"$6\"\n",
+            dir.join("mode").display(),
+            wav.display()
+        )
+    };
+    std::fs::write(&script, body).expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    script
+}
+
+#[cfg(unix)]
+#[test]
+fn speech_is_made_in_a_private_file_of_its_own_and_a_hung_speaker_is_killed() {
+    let dir = std::env::temp_dir().join(format!("ivr-tts-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let temp = dir.join("tmp");
+    std::fs::create_dir_all(&temp).expect("dirs");
+    let tts = EspeakNg {
+        program: fake_speaker(&dir, false),
+        temp: temp.clone(),
+        ..EspeakNg::default()
+    };
+    let s = tts.synthesize("hello", Lang::En).expect("spoken");
+    assert!(!s.is_empty());
+    let mode = std::fs::read_to_string(dir.join("mode")).expect("the speaker saw its file");
+    assert_eq!(mode.trim(), "600", "the file it writes is private");
+    assert_eq!(
+        std::fs::read_dir(&temp).expect("tmp").count(),
+        0,
+        "nothing left behind"
+    );
+    let hung = EspeakNg {
+        program: fake_speaker(&dir, true),
+        temp: temp.clone(),
+        timeout: std::time::Duration::from_millis(500),
+        ..EspeakNg::default()
+    };
+    let t = std::time::Instant::now();
+    let e = hung.synthesize("hello", Lang::En).expect_err("killed");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{e}");
+    assert!(e.to_string().contains("longer than"), "{e}");
+    assert_eq!(std::fs::read_dir(&temp).expect("tmp").count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -173,14 +173,15 @@ impl Default for EspeakNg {
 
 impl Tts for EspeakNg {
     fn synthesize(&self, text: &str, lang: Lang) -> Result<Vec<i16>, AudioError> {
-        // Unique per synthesis: calls may speak at the same time.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let file = self.temp.join(format!(
-            "ivr-tts-{}-{}-{n}.wav",
-            std::process::id(),
-            lang.code()
-        ));
+        // A file of our own: a random name, created exclusively and private (no one can
+        // plant a link where espeak-ng writes, nor read what a caller is told); removed when
+        // `tmp` drops, whatever happens below.
+        let tmp = tempfile::Builder::new()
+            .prefix("ivr-tts-")
+            .suffix(".wav")
+            .tempfile_in(&self.temp)
+            .map_err(|e| AudioError::Tts(format!("{}: {e}", self.temp.display())))?;
+        let file = tmp.path().to_path_buf();
         let mut child = std::process::Command::new(&self.program)
             .args(["-v", lang.code(), "-s", &self.speed.to_string(), "-w"])
             .arg(&file)
@@ -197,11 +198,10 @@ impl Tts for EspeakNg {
                 Ok(None) if std::time::Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    let _ = std::fs::remove_file(&file);
                     return Err(AudioError::Tts(format!(
-                        "{} took longer than {} s",
+                        "{} took longer than {:?}",
                         self.program.display(),
-                        self.timeout.as_secs()
+                        self.timeout
                     )));
                 }
                 Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
@@ -223,7 +223,7 @@ impl Tts for EspeakNg {
         let mut r = hound::WavReader::open(&file).map_err(wav)?;
         let rate = r.spec().sample_rate;
         let samples: Vec<i16> = r.samples::<i16>().collect::<Result<_, _>>().map_err(wav)?;
-        let _ = std::fs::remove_file(&file);
+        drop(tmp);
         resample(&trim_silence(&samples), rate, RATE)
     }
 }

@@ -26,7 +26,14 @@ pub(super) fn log(e: &CallEvent) {
             tracing::info!(op = %request.op, "backend request")
         }
         CallEvent::BackendAnswered { op, result, ms, .. } => {
+            // A ticket number is logged; other text a backend answers (a ticket's status,
+            // staff notes) is not: only that it answered.
             let (kind, detail) = match result {
+                crate::flow::BackendResult::Ok(crate::flow::Value::Str(t))
+                    if !crate::backend::ticket::valid(t) =>
+                {
+                    ("ok", "(text)".to_string())
+                }
                 crate::flow::BackendResult::Ok(v) => ("ok", v.text()),
                 crate::flow::BackendResult::NotFound => ("not_found", String::new()),
                 crate::flow::BackendResult::Failure(f) => ("failure", f.to_string()),

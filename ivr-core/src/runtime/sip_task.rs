@@ -278,8 +278,9 @@ impl SipTask {
                 None
             }
         };
-        let span = tracing::info_span!("call", %call_id);
-        tracing::info!(parent: &span, %from, "call offered");
+        // From the wire: escaped (no control characters reach the log), the number masked.
+        let span = tracing::info_span!("call", call_id = %call_id.escape_debug(), uid = tracing::field::Empty);
+        tracing::info!(parent: &span, from = %crate::privacy::mask_address(&from), "call offered");
         let setup = CallSetup {
             uid: self.ep.fresh_id(),
             call_id,
