@@ -34,6 +34,10 @@
 //!   grace_seconds: 30
 //!   backend_timeout_seconds: 10
 //!   work_timeout_seconds: 10     # text-to-speech, reading and closing recordings
+//!   rate_per_source: 2000        # new SIP transactions a second from one IP (then 503)
+//!   burst: 4000                  # ... of which this many at once
+//!   max_transactions: 40000      # SIP server transactions at once
+//!   unconfirmed_per_source: 2000 # calls from one IP waiting for their ACK (ringing counts)
 //! prompts: prompts               # relative to the project folder
 //! backend:                       # default: the embedded SQLite store only
 //!   kind: open311                # file locally, deliver to a GeoReport v2 endpoint
@@ -168,6 +172,14 @@ pub struct Limits {
     pub backend_timeout_seconds: Option<u64>,
     /// Blocking work time limit.
     pub work_timeout_seconds: Option<u64>,
+    /// New SIP transactions a second from one source IP.
+    pub rate_per_source: Option<f64>,
+    /// New SIP transactions one source may send at once.
+    pub burst: Option<u32>,
+    /// SIP server transactions at once.
+    pub max_transactions: Option<usize>,
+    /// Calls from one source IP waiting for their ACK.
+    pub unconfirmed_per_source: Option<u32>,
 }
 
 /// `backend:`.

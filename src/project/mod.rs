@@ -392,6 +392,34 @@ impl Checked {
         if let Some(g) = f.limits.grace_seconds {
             rc.grace = Duration::from_secs(g);
         }
+        let l = &f.limits;
+        if let Some(r) = l.rate_per_source {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(self.bad(format!("limits.rate_per_source: {r} (above 0)")));
+            }
+            rc.flood.per_source = r;
+        }
+        for (name, v) in [
+            ("burst", l.burst.map(u64::from)),
+            ("max_transactions", l.max_transactions.map(|n| n as u64)),
+            (
+                "unconfirmed_per_source",
+                l.unconfirmed_per_source.map(u64::from),
+            ),
+        ] {
+            if v == Some(0) {
+                return Err(self.bad(format!("limits.{name}: 0 (at least 1)")));
+            }
+        }
+        if let Some(b) = l.burst {
+            rc.flood.burst = b;
+        }
+        if let Some(m) = l.max_transactions {
+            rc.flood.max_transactions = m;
+        }
+        if let Some(u) = l.unconfirmed_per_source {
+            rc.flood.unconfirmed_per_source = u;
+        }
         let mut operations = BTreeMap::new();
         for (name, op) in f.operations {
             let (kind, fields) = match op {
@@ -491,7 +519,7 @@ mod tests {
         let p = write(
             "all",
             "sip:\n  listen: 127.0.0.1:5999\n  codecs: [pcma]\n  allow: [10.1.0.0/16, 127.0.0.1]\n  answer_after_ms: 40\n  tcp:\n    per_ip: 3\n    idle_seconds: 9\n\
-             rtp:\n  ports: [30000, 30100]\n  inband: on\n  inactivity_seconds: 20\n  latch: anywhere\n  latch_packets: 5\nlimits:\n  max_calls: 7\n  grace_seconds: 2\n\
+             rtp:\n  ports: [30000, 30100]\n  inband: on\n  inactivity_seconds: 20\n  latch: anywhere\n  latch_packets: 5\nlimits:\n  max_calls: 7\n  grace_seconds: 2\n  rate_per_source: 9.5\n  unconfirmed_per_source: 4\n\
              transfer:\n  agents: sip:a@127.0.0.1\ntime_zone: Europe/London\nholidays: [\"2026-12-25\"]\n\
              max_call_seconds: 60\noperations:\n  mine: { kind: lookup, fields: [a] }\n",
         );
@@ -505,6 +533,8 @@ mod tests {
         assert_eq!(rc.tcp.idle, Duration::from_secs(9));
         assert_eq!(rc.tcp.max_connections, 1_024, "the default stays");
         assert_eq!(rc.max_calls, 7);
+        assert_eq!(rc.flood.per_source, 9.5);
+        assert_eq!(rc.flood.unconfirmed_per_source, 4);
         assert_eq!(rc.grace, Duration::from_secs(2));
         let c = s.call_config();
         assert_eq!(c.inband, Inband::On);
@@ -538,6 +568,7 @@ mod tests {
             ("rtp:\n  inband: maybe\n", "maybe"),
             ("rtp:\n  latch: first\n", "rtp.latch"),
             ("sip:\n  tcp:\n    per_ip: 0\n", "sip.tcp.per_ip"),
+            ("limits:\n  rate_per_source: -1\n", "limits.rate_per_source"),
             ("rtp:\n  latch_packets: 0\n", "rtp.latch_packets"),
             ("sip:\n  lisen: 1.2.3.4:5\n", "lisen"),
             ("transfr:\n  a: b\n", "transfr"),

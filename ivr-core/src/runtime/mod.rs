@@ -99,6 +99,8 @@ pub struct RuntimeConfig {
     pub data: PathBuf,
     /// Limits on SIP over TCP.
     pub tcp: TcpLimits,
+    /// Limits against SIP floods.
+    pub flood: crate::sip::endpoint::FloodLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -114,6 +116,7 @@ impl Default for RuntimeConfig {
             grace: Duration::from_secs(30),
             data: PathBuf::from("ivr-data"),
             tcp: TcpLimits::default(),
+            flood: crate::sip::endpoint::FloodLimits::default(),
         }
     }
 }
@@ -355,6 +358,7 @@ impl Server {
             max_calls: cfg.max_calls,
             retry_after: cfg.retry_after,
             allow: cfg.allow.clone(),
+            flood: cfg.flood,
             ..EndpointConfig::default()
         };
         let (stop, control) = mpsc::unbounded_channel();

@@ -10,6 +10,12 @@ impl Endpoint {
             self.answer_stateless(&req, from.addr, 503, None, &ra);
             return;
         }
+        let ip = from.addr.ip().to_canonical();
+        if self.unconfirmed.get(&ip).copied().unwrap_or(0) >= self.cfg.flood.unconfirmed_per_source
+        {
+            self.refuse_flood(&req, from.addr);
+            return;
+        }
         let local_tag = self.unique();
         let dialog = match Dialog::from_invite(&req, &local_tag) {
             Ok(d) => d,
@@ -58,6 +64,7 @@ impl Endpoint {
             Leg {
                 state: LegState::Offered,
                 answer_in_ack: media.is_none(),
+                unconfirmed: true,
                 invite: req,
                 source: from.addr,
                 invite_tx: key,
@@ -69,6 +76,7 @@ impl Endpoint {
                 refer_pending: false,
             },
         );
+        *self.unconfirmed.entry(ip).or_default() += 1;
         self.event(offered);
     }
 
@@ -206,6 +214,9 @@ impl Endpoint {
     pub(super) fn end(&mut self, call: CallRef, reason: EndReason) {
         if let Some(leg) = self.legs.remove(&call) {
             self.by_dialog.remove(&leg.dialog.id);
+            if leg.unconfirmed {
+                self.confirmed_from(leg.source.ip().to_canonical());
+            }
             self.event(Event::Ended { call, reason });
         }
     }
@@ -243,7 +254,12 @@ impl Endpoint {
         }
         leg.state = LegState::Confirmed;
         let media = leg.media.clone();
+        let first_ack = std::mem::take(&mut leg.unconfirmed);
+        let source = leg.source.ip().to_canonical();
         self.server.remove(&key);
+        if first_ack {
+            self.confirmed_from(source);
+        }
         if let Some(media) = media {
             self.event(Event::Confirmed { call, media });
         }

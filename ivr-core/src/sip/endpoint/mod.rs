@@ -16,8 +16,11 @@
 //! UPDATE, INFO, BYE, REFER/NOTIFY); `timers` the transaction timers.
 
 mod calls;
+pub mod flood;
 mod in_dialog;
 mod timers;
+
+pub use flood::FloodLimits;
 
 use super::codec::{self, CodecError, Message, Start};
 use super::dialog::{self, Dialog, DialogId};
@@ -57,6 +60,8 @@ pub struct EndpointConfig {
     pub max_headers: usize,
     /// Largest body, in octets (larger: 413).
     pub max_body_bytes: usize,
+    /// Rate and size limits against floods.
+    pub flood: FloodLimits,
 }
 
 /// Loopback and private networks (RFC 1918, RFC 4193, link-local): the default allow-list.
@@ -89,6 +94,7 @@ impl Default for EndpointConfig {
             max_message_bytes: 16_384,
             max_headers: 100,
             max_body_bytes: 8_192,
+            flood: FloodLimits::default(),
         }
     }
 }
@@ -257,6 +263,9 @@ struct Leg {
     sdp_session: u64,
     /// The last INVITE we answered carried no offer: the answer is in its ACK.
     answer_in_ack: bool,
+    /// The call has not been acknowledged yet (it counts against its source's unconfirmed
+    /// calls).
+    unconfirmed: bool,
     /// Our REFER was accepted; its NOTIFYs tell how the transfer goes.
     refer_pending: bool,
 }
@@ -289,6 +298,21 @@ enum TxRef {
     Client(String),
 }
 
+/// How much state an endpoint holds ([`Endpoint::footprint`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Server transactions.
+    pub server_transactions: usize,
+    /// Client transactions (our BYEs, REFERs).
+    pub client_transactions: usize,
+    /// Calls.
+    pub calls: usize,
+    /// Deadlines queued (some may be stale).
+    pub deadlines: usize,
+    /// Source IPs with a flood bucket.
+    pub sources: usize,
+}
+
 /// Where a request came from: the address to answer and whether its transport is reliable.
 #[derive(Clone, Copy, Debug)]
 struct Origin {
@@ -313,6 +337,12 @@ pub struct Endpoint {
     /// ended or moved its deadline); it is skipped when it comes up.
     deadlines: BinaryHeap<Reverse<(Time, TxRef)>>,
     out: VecDeque<Output>,
+    /// New-transaction buckets by source.
+    buckets: flood::Buckets,
+    /// Calls waiting for their first ACK, by source IP.
+    unconfirmed: HashMap<IpAddr, u32>,
+    /// Requests refused by the flood limits.
+    flood_refused: u64,
 }
 
 /// The top Via's branch and sent-by, and the method class: the server transaction key
@@ -389,6 +419,43 @@ impl Endpoint {
             client: HashMap::new(),
             deadlines: BinaryHeap::new(),
             out: VecDeque::new(),
+            buckets: flood::Buckets::default(),
+            unconfirmed: HashMap::new(),
+            flood_refused: 0,
+        }
+    }
+
+    /// Requests refused by the flood limits (stateless 503).
+    pub fn flood_refused(&self) -> u64 {
+        self.flood_refused
+    }
+
+    /// How much state the endpoint holds: server and client transactions, calls, pending
+    /// deadlines and sources tracked by the flood limits (each is bounded by a limit).
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            server_transactions: self.server.len(),
+            client_transactions: self.client.len(),
+            calls: self.legs.len(),
+            deadlines: self.deadlines.len(),
+            sources: self.buckets.len(),
+        }
+    }
+
+    /// Refuses a request statelessly with 503 and Retry-After (a flood limit was reached).
+    fn refuse_flood(&mut self, req: &Message, source: SocketAddr) {
+        self.flood_refused += 1;
+        let ra = [("Retry-After", self.cfg.retry_after.to_string())];
+        self.answer_stateless(req, source, 503, None, &ra);
+    }
+
+    /// Notes that a call from `ip` no longer waits for its first ACK.
+    fn confirmed_from(&mut self, ip: IpAddr) {
+        if let Some(n) = self.unconfirmed.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.unconfirmed.remove(&ip);
+            }
         }
     }
 
@@ -598,6 +665,21 @@ impl Endpoint {
             let ack_2xx = method == "ACK" && acts.contains(&Action::Terminated);
             self.apply(&key, to, acts, now);
             if !ack_2xx {
+                return;
+            }
+        }
+        // A new transaction: within the flood limits, or refused without state. A request
+        // inside a dialog we know costs nothing (its tags are ours and unguessable).
+        if method != "ACK" {
+            let known = DialogId::of_request(&req).is_some_and(|d| self.by_dialog.contains_key(&d));
+            let limits = self.cfg.flood;
+            if self.server.len() >= limits.max_transactions
+                || (!known
+                    && !self
+                        .buckets
+                        .admit(from.addr.ip().to_canonical(), &limits, now))
+            {
+                self.refuse_flood(&req, from.addr);
                 return;
             }
         }
