@@ -100,30 +100,61 @@ fuzz_target!(|data: &[u8]| {
     let mut call = Call::new(line(), setup, now);
     let mut records = 0;
     let c = CallRef(1);
-    call.handle_input(Input::Sip(Event::Confirmed { call: c, media: agreed(Law::Pcmu, 4000) }), now);
+    call.handle_input(
+        Input::Sip(Event::Confirmed {
+            call: c,
+            media: agreed(Law::Pcmu, 4000),
+        }),
+        now,
+    );
     let caller = SocketAddr::from(([127, 0, 0, 2], 4000));
     let stranger = SocketAddr::from(([127, 0, 0, 3], 4000));
     for piece in data.split(|&b| b == 0xff) {
-        let Some((&first, rest)) = piece.split_first() else { continue };
+        let Some((&first, rest)) = piece.split_first() else {
+            continue;
+        };
         match first % 8 {
-            0 | 1 | 2 => call.handle_input(Input::Rtp { from: caller, datagram: piece }, now),
-            3 => call.handle_input(Input::Rtp { from: stranger, datagram: piece }, now),
+            0 | 1 | 2 => call.handle_input(
+                Input::Rtp {
+                    from: caller,
+                    datagram: piece,
+                },
+                now,
+            ),
+            3 => call.handle_input(
+                Input::Rtp {
+                    from: stranger,
+                    datagram: piece,
+                },
+                now,
+            ),
             4 => call.handle_input(
                 Input::Sip(Event::Info {
                     call: c,
-                    content_type: if first & 8 == 0 { "application/dtmf-relay" } else { "application/dtmf" }.into(),
+                    content_type: if first & 8 == 0 {
+                        "application/dtmf-relay"
+                    } else {
+                        "application/dtmf"
+                    }
+                    .into(),
                     body: rest.to_vec(),
                 }),
                 now,
             ),
             5 => call.handle_input(
-                Input::Key { key: Key::from_event(first >> 4).unwrap_or(Key::D1), method: DigitMethod::Simulated },
+                Input::Key {
+                    key: Key::from_event(first >> 4).unwrap_or(Key::D1),
+                    method: DigitMethod::Simulated,
+                },
                 now,
             ),
             6 => call.handle_input(
                 Input::Sip(Event::MediaChanged {
                     call: c,
-                    media: agreed(if first & 8 == 0 { Law::Pcma } else { Law::Pcmu }, 4000 + u16::from(first >> 4)),
+                    media: agreed(
+                        if first & 8 == 0 { Law::Pcma } else { Law::Pcmu },
+                        4000 + u16::from(first >> 4),
+                    ),
                 }),
                 now,
             ),
@@ -140,7 +171,13 @@ fuzz_target!(|data: &[u8]| {
         drain(&mut call, &mut records);
         assert!(records <= 1);
     }
-    call.handle_input(Input::Sip(Event::Ended { call: c, reason: EndReason::RemoteBye }), now);
+    call.handle_input(
+        Input::Sip(Event::Ended {
+            call: c,
+            reason: EndReason::RemoteBye,
+        }),
+        now,
+    );
     drain(&mut call, &mut records);
     let mut steps = 0;
     while let Some(t) = call.poll_timeout() {

@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     for lang in ivr_dsl::Lang::ALL {
         let text = ivr_dsl::format::format_script(&checked.script, lang);
         let again = ivr_dsl::parse(text.as_bytes());
-        assert!(!again.has_errors(), "formatted text does not parse:\n{text}");
-        assert_eq!(again.script, checked.script, "round trip changed the tree:\n{text}");
+        assert!(
+            !again.has_errors(),
+            "formatted text does not parse:\n{text}"
+        );
+        assert_eq!(
+            again.script, checked.script,
+            "round trip changed the tree:\n{text}"
+        );
     }
 });

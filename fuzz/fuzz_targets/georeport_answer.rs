@@ -11,7 +11,9 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(l) = TcpListener::bind("127.0.0.1:0") else { return };
+    let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
+        return;
+    };
     let Ok(addr) = l.local_addr() else { return };
     let body = data.to_vec();
     let server = std::thread::spawn(move || {
@@ -19,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
             let mut buf = [0u8; 4096];
             let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
             let _ = s.read(&mut buf);
-            let code = if body.first().is_some_and(|b| b % 3 == 0) { 500 } else { 200 };
+            let code = if body.first().is_some_and(|b| b % 3 == 0) {
+                500
+            } else {
+                200
+            };
             let _ = write!(
                 s,
                 "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

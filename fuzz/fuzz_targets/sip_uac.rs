@@ -4,11 +4,11 @@
 //! with the UAC's own Call-ID spliced in (`CALLID`), so dialog states are reached.
 #![no_main]
 
-use ivr_core::{Key, Time};
 use ivr_core::media::g711::Law;
 use ivr_core::sip::digest::Challenge;
 use ivr_core::sip::transaction::Timers;
 use ivr_core::softphone::uac::{Uac, UacConfig};
+use ivr_core::{Key, Time};
 use libfuzzer_sys::fuzz_target;
 use std::net::SocketAddr;
 
@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
         now += 100;
         let text = String::from_utf8_lossy(chunk).replace("CALLID", &call_id);
         let _ = Challenge::parse(&text);
-        uac.handle_input(ivr_core::sip::Input::udp(text.as_bytes(), server), Time(now));
+        uac.handle_input(
+            ivr_core::sip::Input::udp(text.as_bytes(), server),
+            Time(now),
+        );
         if now % 700 == 0 {
             uac.send_info(Key::D5, 100, Time(now));
         }
@@ -52,9 +55,17 @@ fuzz_target!(|data: &[u8]| {
         }
         while let Some((_, b)) = uac.poll_transmit() {
             assert!(
-                [&b"INVITE "[..], b"ACK ", b"CANCEL ", b"BYE ", b"INFO ", b"NOTIFY ", b"SIP/2.0 "]
-                    .iter()
-                    .any(|p| b.starts_with(p)),
+                [
+                    &b"INVITE "[..],
+                    b"ACK ",
+                    b"CANCEL ",
+                    b"BYE ",
+                    b"INFO ",
+                    b"NOTIFY ",
+                    b"SIP/2.0 "
+                ]
+                .iter()
+                .any(|p| b.starts_with(p)),
                 "{}",
                 String::from_utf8_lossy(&b)
             );

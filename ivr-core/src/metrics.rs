@@ -201,6 +201,36 @@ impl Metrics {
     }
 }
 
+/// What the bytes of a request head read so far are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// More is needed.
+    Partial,
+    /// A whole head: its method and path.
+    Complete {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// Not HTTP (answered 405 and closed).
+    Bad,
+}
+
+/// Reads an HTTP request head (httparse; at most 32 header fields).
+pub fn request_head(buf: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => Head::Complete {
+            method: req.method.unwrap_or("").to_string(),
+            path: req.path.unwrap_or("").to_string(),
+        },
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Bad,
+    }
+}
+
 /// Serves `GET /metrics` on `addr` until the task is dropped; returns the bound address
 /// through `bound` once listening.
 #[cfg(feature = "runtime")]
@@ -227,16 +257,9 @@ pub async fn serve(
                             return None;
                         }
                         len += n;
-                        let mut headers = [httparse::EMPTY_HEADER; 32];
-                        let mut req = httparse::Request::new(&mut headers);
-                        match req.parse(&buf[..len]) {
-                            Ok(httparse::Status::Complete(_)) => {
-                                return Some((
-                                    req.method.unwrap_or("").to_string(),
-                                    req.path.unwrap_or("").to_string(),
-                                ));
-                            }
-                            Ok(httparse::Status::Partial) if len < buf.len() => {}
+                        match request_head(&buf[..len]) {
+                            Head::Complete { method, path } => return Some((method, path)),
+                            Head::Partial if len < buf.len() => {}
                             _ => return Some((String::new(), String::new())),
                         }
                     }
