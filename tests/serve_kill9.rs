@@ -38,7 +38,7 @@ fn acknowledged_complaints_survive_kill_9_and_arrive_once() {
     let data = dir.0.join("data");
     let endpoint = format!("127.0.0.1:{}", free_port());
     let backend = format!(
-        "backend:\n  kind: open311\n  endpoint: http://{endpoint}/open311/v2\n  timeout_seconds: 1\n"
+        "backend:\n  kind: open311\n  endpoint: http://{endpoint}/open311/v2\n  insecure_http: true\n  timeout_seconds: 1\n"
     );
     let flow_path = flow.to_str().expect("utf-8 path");
     let s = Served::launch_data("kill9-a", flow_path, &backend, "", &[], Some(&data));

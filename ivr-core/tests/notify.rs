@@ -134,16 +134,17 @@ fn notices_are_retried_until_sent_once() {
 fn the_webhook_posts_json_and_retries_on_errors() {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
-    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+    let bodies: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen = Arc::clone(&bodies);
     std::thread::spawn(move || {
         for (i, mut s) in l.incoming().flatten().enumerate() {
-            let b = http::read(&s).map(|r| r.body).unwrap_or_default();
+            let Some(r) = http::read(&s) else { continue };
             let code = if i == 0 { 503 } else { 200 };
             if code == 200 {
-                seen.lock()
-                    .expect("lock")
-                    .push(String::from_utf8_lossy(&b).into_owned());
+                seen.lock().expect("lock").push((
+                    String::from_utf8_lossy(&r.body).into_owned(),
+                    r.header(notify::SIGNATURE_HEADER).unwrap_or("").to_string(),
+                ));
             }
             let _ = write!(
                 s,
@@ -155,9 +156,11 @@ fn the_webhook_posts_json_and_retries_on_errors() {
     let t = templates();
     let ticket = store.submit_sync(&complaint("en")).expect("filed");
     notify::queue_created(&store, &t, &ticket, &complaint("en"), false).expect("queued");
+    let secret = notify::Secret::new(b"s3cret-from-a-file\n").expect("a secret");
     let hook = Arc::new(WebhookNotifier::new(
         &format!("http://{addr}/sms"),
         Duration::from_secs(2),
+        Some(secret.clone()),
     ));
     let n = Notifications::start(
         Arc::clone(&store),
@@ -168,8 +171,32 @@ fn the_webhook_posts_json_and_retries_on_errors() {
     n.wake();
     wait_for("the SMS", || !bodies.lock().expect("lock").is_empty());
     drop(n);
-    let body: serde_json::Value =
-        serde_json::from_str(&bodies.lock().expect("lock")[0]).expect("JSON");
+    let (raw, signed) = bodies.lock().expect("lock")[0].clone();
+    // Signed: t=SECONDS,v1=HMAC-SHA256(secret, "SECONDS." + body), recent.
+    let t: i64 = signed
+        .strip_prefix("t=")
+        .and_then(|r| r.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .expect("a timestamp");
+    assert!(
+        (jiff::Timestamp::now().as_second() - t).abs() < 60,
+        "{signed}"
+    );
+    assert_eq!(signed, notify::signature(&secret, t, raw.as_bytes()));
+    assert_ne!(
+        signed,
+        notify::signature(
+            &notify::Secret::new(b"other").expect("key"),
+            t,
+            raw.as_bytes()
+        ),
+        "another key signs differently"
+    );
+    assert!(
+        !format!("{secret:?}").contains("s3cret"),
+        "the secret never shows in Debug output"
+    );
+    let body: serde_json::Value = serde_json::from_str(&raw).expect("JSON");
     assert_eq!(body["kind"], "ticket_created");
     assert_eq!(
         body["text"],

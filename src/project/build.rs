@@ -26,9 +26,38 @@ pub enum NotifyTarget {
         url: String,
         /// Time limit per request.
         timeout: Duration,
+        /// Where the signing secret is (never in `ivr.yaml`); `None`: unsigned (allowed
+        /// only with `insecure_unsigned: true`).
+        secret: Option<SecretSource>,
     },
     /// Append JSON lines to this file (relative paths: in the data folder).
     File(PathBuf),
+}
+
+/// Where a secret is read from at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable.
+    Env(String),
+    /// A file.
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads it.
+    pub fn read(&self) -> Result<notify::Secret, ProjectError> {
+        let bytes = match self {
+            SecretSource::Env(v) => std::env::var(v)
+                .map_err(|_| ProjectError::Store(format!("notify.secret_env: ${v} is not set")))?
+                .into_bytes(),
+            SecretSource::File(p) => std::fs::read(p).map_err(|source| ProjectError::Io {
+                path: p.clone(),
+                source,
+            })?,
+        };
+        notify::Secret::new(&bytes)
+            .ok_or_else(|| ProjectError::Store("the webhook's signing secret is empty".into()))
+    }
 }
 
 /// The notification settings.
@@ -66,7 +95,10 @@ impl Project {
         let b = self.backend.as_ref().filter(|b| b.kind == "open311")?;
         let mut c = ivr_core::backend::open311::Open311Config {
             endpoint: b.endpoint.clone()?,
-            api_key: b.api_key.clone(),
+            api_key: b
+                .api_key
+                .clone()
+                .or_else(|| b.api_key_env.as_ref().and_then(|v| std::env::var(v).ok())),
             jurisdiction_id: b.jurisdiction_id.clone(),
             service_codes: b.service_codes.clone(),
             media_base_url: b.media_base_url.clone(),
@@ -128,8 +160,13 @@ impl Project {
             let templates =
                 notify::Templates::load(dir).map_err(|e| ProjectError::Store(e.to_string()))?;
             let notifier: Arc<dyn notify::Notifier> = match &n.target {
-                NotifyTarget::Webhook { url, timeout } => {
-                    Arc::new(notify::WebhookNotifier::new(url, *timeout))
+                NotifyTarget::Webhook {
+                    url,
+                    timeout,
+                    secret,
+                } => {
+                    let secret = secret.as_ref().map(SecretSource::read).transpose()?;
+                    Arc::new(notify::WebhookNotifier::new(url, *timeout, secret))
                 }
                 NotifyTarget::File(p) => Arc::new(notify::FileNotifier::new(&data.join(p))),
             };

@@ -42,7 +42,8 @@
 //! backend:                       # default: the embedded SQLite store only
 //!   kind: open311                # file locally, deliver to a GeoReport v2 endpoint
 //!   endpoint: https://city.example/open311/v2
-//!   api_key: SECRET
+//!   api_key_env: IVR_OPEN311_KEY # the api_key, from the environment (or api_key: here)
+//!   # insecure_http: true        # needed for an http:// endpoint (https is required)
 //!   jurisdiction_id: city.example
 //!   service_codes: { roads: "POTHOLE", lighting: "STREETLIGHT" }
 //!   media_base_url: https://ivr.city.example/recordings
@@ -51,6 +52,9 @@
 //!                                # default: espeak-ng when it is installed
 //! notify:                        # SMS to callers and notices to staff (templates in
 //!   webhook: https://sms.example/send   # prompts/<lang>/sms/*.ftl), or
+//!   secret_env: IVR_WEBHOOK_SECRET      # signs each POST (X-Ivr-Signature: t=…,v1=HMAC-SHA256);
+//!   # secret_file: webhook.key  # or from a file; unsigned only with insecure_unsigned: true
+//!   # insecure_http: true       # needed for an http:// webhook
 //!   file: notifications.jsonl    # one JSON line per notice (relative to the data folder)
 //!   staff: true                  # also a notice to staff for each new complaint
 //! ```
@@ -201,6 +205,12 @@ pub struct Backend {
     pub media_base_url: Option<String>,
     /// Time limit per request.
     pub timeout_seconds: Option<u64>,
+    /// The environment variable holding the api_key (instead of writing it here).
+    pub api_key_env: Option<String>,
+    /// Allow a plain `http://` endpoint (the api_key and callers' data would cross the
+    /// network in the clear).
+    #[serde(default)]
+    pub insecure_http: bool,
 }
 
 /// `notify:`.
@@ -216,4 +226,14 @@ pub struct Notify {
     pub staff: bool,
     /// Time limit per webhook request.
     pub timeout_seconds: Option<u64>,
+    /// The environment variable holding the webhook's signing secret.
+    pub secret_env: Option<String>,
+    /// Or the file holding it (readable by the server's user only).
+    pub secret_file: Option<PathBuf>,
+    /// Allow an unsigned webhook.
+    #[serde(default)]
+    pub insecure_unsigned: bool,
+    /// Allow a plain `http://` webhook.
+    #[serde(default)]
+    pub insecure_http: bool,
 }

@@ -7,7 +7,7 @@
 mod build;
 pub mod file;
 
-pub use build::{Built, NotifySettings, NotifyTarget};
+pub use build::{Built, NotifySettings, NotifyTarget, SecretSource};
 
 use ivr_core::call::CallConfig;
 use ivr_core::call::LatchFrom;
@@ -253,6 +253,14 @@ impl Checked {
         Checked { path }
     }
 
+    /// A path from the file, relative to the file's folder.
+    fn relative(&self, p: PathBuf) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        }
+    }
+
     fn bad(&self, message: String) -> ProjectError {
         ProjectError::Invalid {
             path: self.path.clone(),
@@ -448,6 +456,17 @@ impl Checked {
                     {
                         return Err(self.bad("backend.endpoint: an http(s) URL is needed".into()));
                     }
+                    if b.endpoint
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("http://"))
+                        && !b.insecure_http
+                    {
+                        return Err(self.bad(
+                            "backend.endpoint: plain http would carry the api_key and callers' \
+                             data in the clear (use https, or insecure_http: true)"
+                                .into(),
+                        ));
+                    }
                 }
                 other => {
                     return Err(self.bad(format!("backend.kind: `{other}` (sqlite, open311)")));
@@ -459,12 +478,36 @@ impl Checked {
             Some(n) => {
                 let target = match (n.webhook, n.file) {
                     (Some(url), None)
-                        if url.starts_with("http://") || url.starts_with("https://") =>
+                        if url.starts_with("https://")
+                            || (n.insecure_http && url.starts_with("http://")) =>
                     {
+                        let secret = match (n.secret_env, n.secret_file) {
+                            (Some(v), None) => Some(SecretSource::Env(v)),
+                            (None, Some(f)) => Some(SecretSource::File(self.relative(f))),
+                            (None, None) if n.insecure_unsigned => None,
+                            (None, None) => {
+                                return Err(self.bad(
+                                    "notify.webhook: sign it: give secret_env or secret_file \
+                                     (or insecure_unsigned: true)"
+                                        .into(),
+                                ));
+                            }
+                            (Some(_), Some(_)) => {
+                                return Err(self.bad(
+                                    "notify: give secret_env or secret_file, not both".into(),
+                                ));
+                            }
+                        };
                         NotifyTarget::Webhook {
                             url,
                             timeout: Duration::from_secs(n.timeout_seconds.unwrap_or(10).max(1)),
+                            secret,
                         }
+                    }
+                    (Some(url), None) if url.starts_with("http://") => {
+                        return Err(self.bad(format!(
+                            "notify.webhook: {url} is plain http (use https, or insecure_http: true)"
+                        )));
                     }
                     (None, Some(file)) => NotifyTarget::File(file),
                     _ => {
@@ -551,7 +594,7 @@ mod tests {
         assert_eq!(env.operations["mine"].kind, OpKind::Lookup);
         let p = write(
             "o311",
-            "backend:\n  kind: open311\n  endpoint: http://127.0.0.1:9/v2\n  service_codes: { roads: POTHOLE }\n  timeout_seconds: 3\n",
+            "backend:\n  kind: open311\n  endpoint: http://127.0.0.1:9/v2\n  insecure_http: true\n  service_codes: { roads: POTHOLE }\n  timeout_seconds: 3\n",
         );
         let s = load(&p).expect("valid");
         let o = s.open311().expect("open311 configured");
@@ -574,6 +617,15 @@ mod tests {
             ("transfr:\n  a: b\n", "transfr"),
             ("backend:\n  kind: carrier-pigeon\n", "carrier-pigeon"),
             ("backend:\n  kind: open311\n", "backend.endpoint"),
+            (
+                "backend:\n  kind: open311\n  endpoint: http://x/v2\n",
+                "insecure_http",
+            ),
+            ("notify:\n  webhook: https://x/sms\n", "secret_env"),
+            (
+                "notify:\n  webhook: http://x/sms\n  secret_env: K\n",
+                "plain http",
+            ),
             ("notify:\n  staff: true\n", "notify:"),
             ("time_zone: Mars/Olympus\n", "Mars/Olympus"),
             ("holidays: [tomorrow]\n", "tomorrow"),
