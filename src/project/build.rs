@@ -192,7 +192,11 @@ impl Project {
         });
         let mut runtime = self.runtime_config();
         runtime.data = data.to_path_buf();
-        let services = Arc::new(Services::new(line, Arc::new(Operations::new(backend)), tts));
+        let services = Arc::new(Services::new(
+            line,
+            Arc::new(Operations::new(backend).with_privacy(self.privacy())),
+            tts,
+        ));
         Ok(Built {
             services,
             runtime,

@@ -50,6 +50,10 @@
 //!   timeout_seconds: 10
 //! tts: espeak-ng                 # speaks values said `as text` (staff notes); `off` to disable;
 //!                                # default: espeak-ng when it is installed
+//! lookups:                       # who may hear what of a ticket
+//!   notes_to: filer              # staff notes only to the number that filed it | anyone
+//!   per_call: 3                  # different tickets one call may look up
+//!   per_number_hour: 10          # ... and one calling number in an hour
 //! notify:                        # SMS to callers and notices to staff (templates in
 //!   webhook: https://sms.example/send   # prompts/<lang>/sms/*.ftl), or
 //!   secret_env: IVR_WEBHOOK_SECRET      # signs each POST (X-Ivr-Signature: t=…,v1=HMAC-SHA256);
@@ -92,6 +96,20 @@ pub struct File {
     pub notify: Option<Notify>,
     /// Text-to-speech program, or `off`.
     pub tts: Option<String>,
+    /// Who may hear what of a ticket.
+    pub lookups: Lookups,
+}
+
+/// `lookups:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lookups {
+    /// `filer` (the default) or `anyone`: who hears a ticket's staff notes.
+    pub notes_to: Option<String>,
+    /// Different tickets one call may look up.
+    pub per_call: Option<u32>,
+    /// Different tickets one calling number may look up in an hour.
+    pub per_number_hour: Option<u32>,
 }
 
 /// An operation: `name: submit`, or `name: { kind: lookup, fields: [a, b] }`.

@@ -9,6 +9,7 @@ pub mod file;
 
 pub use build::{Built, NotifySettings, NotifyTarget, SecretSource};
 
+use ivr_core::backend::lookups::{NotesTo, TicketPrivacy};
 use ivr_core::call::CallConfig;
 use ivr_core::call::LatchFrom;
 use ivr_core::flow::FlowConfig;
@@ -129,6 +130,7 @@ pub struct Project {
     backend: Option<file::Backend>,
     notify: Option<NotifySettings>,
     tts: Option<PathBuf>,
+    privacy: TicketPrivacy,
 }
 
 /// `espeak-ng` when it is on the PATH.
@@ -235,6 +237,11 @@ impl Project {
     /// The notification settings, if any.
     pub fn notify(&self) -> Option<&NotifySettings> {
         self.notify.as_ref()
+    }
+
+    /// Who may hear what of a ticket.
+    pub fn privacy(&self) -> TicketPrivacy {
+        self.privacy
     }
 
     /// The text-to-speech program (`None`: off).
@@ -527,6 +534,20 @@ impl Checked {
             Some("off") => None,
             Some(program) => Some(PathBuf::from(program)),
         };
+        let mut privacy = TicketPrivacy::default();
+        match f.lookups.notes_to.as_deref() {
+            None | Some("filer") => {}
+            Some("anyone") => privacy.notes_to = NotesTo::Anyone,
+            Some(other) => {
+                return Err(self.bad(format!("lookups.notes_to: `{other}` (filer, anyone)")));
+            }
+        }
+        if let Some(n) = f.lookups.per_call {
+            privacy.per_call = n;
+        }
+        if let Some(n) = f.lookups.per_number_hour {
+            privacy.per_number_hour = n;
+        }
         Ok(Project {
             path,
             prompts,
@@ -537,6 +558,7 @@ impl Checked {
             backend: f.backend,
             notify,
             tts,
+            privacy,
         })
     }
 }

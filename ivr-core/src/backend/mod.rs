@@ -1,6 +1,7 @@
 //! Complaint capture: the pluggable [`ComplaintBackend`] boundary, ticket numbers, and the
 //! embedded SQLite store that is the default.
 
+pub mod lookups;
 #[cfg(feature = "sqlite")]
 pub mod notify;
 #[cfg(feature = "open311")]

@@ -4,6 +4,7 @@
 //! their own operations by name. A ticket number whose check digit is wrong is answered
 //! "not found" before any lookup reaches the backend.
 
+use super::lookups::{LookupLimiter, NotesTo, TicketPrivacy, same_number};
 use super::{BackendError, Complaint, ComplaintBackend, RecordingRef, TicketInfo, ticket};
 use crate::flow::{BackendRequest, BackendResult, Failure, FailureKind, Value};
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ pub trait Operation: Send + Sync {
 pub struct Operations {
     backend: Arc<dyn ComplaintBackend>,
     custom: BTreeMap<String, Arc<dyn Operation>>,
+    privacy: TicketPrivacy,
+    /// Shared by clones: one count for the whole line.
+    lookups: Arc<LookupLimiter>,
 }
 
 impl std::fmt::Debug for Operations {
@@ -154,7 +158,16 @@ impl Operations {
         Operations {
             backend,
             custom: BTreeMap::new(),
+            privacy: TicketPrivacy::default(),
+            lookups: Arc::default(),
         }
+    }
+
+    /// Who may hear what of a ticket (the default: notes to the filer only, three tickets a
+    /// call, ten a calling number an hour).
+    pub fn with_privacy(mut self, privacy: TicketPrivacy) -> Self {
+        self.privacy = privacy;
+        self
     }
 
     /// Adds (or replaces) an operation of the embedder's own.
@@ -177,7 +190,27 @@ impl Operations {
             let Some(t) = keyed_ticket(req) else {
                 return BackendResult::NotFound;
             };
-            return answer(self.backend.status(&t).await);
+            let now = ctx.at.as_millisecond();
+            if !self
+                .lookups
+                .admit(&self.privacy, &ctx.uid, &ctx.caller, &t, now)
+            {
+                return BackendResult::Failure(Failure::new(
+                    FailureKind::Refused,
+                    "too many tickets looked up from this number",
+                ));
+            }
+            let mut status = self.backend.status(&t).await;
+            // Staff notes: only to the number that filed the ticket, unless the line says
+            // otherwise.
+            if req.op == "complaint_note"
+                && self.privacy.notes_to == NotesTo::Filer
+                && let Ok(Some(info)) = &status
+                && !same_number(&info.complaint.caller, &ctx.caller)
+            {
+                status = Ok(None);
+            }
+            return answer(status);
         }
         match req.op.as_str() {
             "create_complaint" => submitted(self.backend.submit(&complaint(req, ctx)).await),
