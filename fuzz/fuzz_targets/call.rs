@@ -85,6 +85,7 @@ fn drain(call: &mut Call, records: &mut u32) {
 fuzz_target!(|data: &[u8]| {
     let setup = CallSetup {
         uid: "fuzz".into(),
+        asserted: None,
         call_id: "fuzz@test".into(),
         from: "<sip:1@127.0.0.2>;tag=1".into(),
         to: "<sip:940@127.0.0.1>".into(),

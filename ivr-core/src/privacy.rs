@@ -4,6 +4,43 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
+/// A calling number as the line keeps it: visual separators (spaces, dashes, dots,
+/// parentheses) removed, an international `00` prefix written `+`; anything else (a name,
+/// `anonymous`) is kept as it is.
+pub fn normalise_number(raw: &str) -> String {
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let (plus, digits) = match compact.strip_prefix('+') {
+        Some(d) => (true, d),
+        None => match compact.strip_prefix("00") {
+            Some(d) if !d.is_empty() => (true, d),
+            _ => (false, compact.as_str()),
+        },
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return raw.to_string();
+    }
+    if plus {
+        format!("+{digits}")
+    } else {
+        digits.to_string()
+    }
+}
+
+/// Whether a number can receive an SMS: E.164 (`+` and 8 to 15 digits, not starting with 0),
+/// or a national number of 8 to 15 digits.
+pub fn textable(number: &str) -> bool {
+    let (intl, d) = match number.strip_prefix('+') {
+        Some(d) => (true, d),
+        None => (false, number),
+    };
+    (8..=15).contains(&d.len())
+        && d.chars().all(|c| c.is_ascii_digit())
+        && (!intl || !d.starts_with('0'))
+}
+
 /// A number as the logs show it: the first four and the last two characters kept, the rest
 /// starred (`+966500000001` → `+966*******01`); short ones are starred whole.
 pub fn mask_number(number: &str) -> String {
@@ -89,6 +126,17 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_normalised_and_judged() {
+        assert_eq!(normalise_number("+966 50-000.0001"), "+966500000001");
+        assert_eq!(normalise_number("00966500000001"), "+966500000001");
+        assert_eq!(normalise_number("(050) 000 0001"), "0500000001");
+        assert_eq!(normalise_number("anonymous"), "anonymous");
+        assert!(textable("+966500000001") && textable("0500000001"));
+        assert!(!textable("anonymous") && !textable("+0123456789") && !textable("1234"));
+        assert!(!textable("+1234567890123456"), "over 15 digits");
+    }
 
     #[test]
     fn numbers_keep_only_their_ends() {

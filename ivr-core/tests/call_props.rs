@@ -135,6 +135,7 @@ proptest! {
         let setup = CallSetup {
             call_id: "prop@test".into(),
             uid: "prop".into(),
+            asserted: None,
             from: "<sip:+966500000001@10.0.0.2>;tag=1".into(),
             to: "<sip:940@10.0.0.1>".into(),
             started_at: jiff::Timestamp::UNIX_EPOCH,

@@ -264,3 +264,28 @@ fn a_store_that_fails_to_mark_a_notice_sent_does_not_resend_it_in_a_loop() {
     drop(n);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn texts_go_only_to_phone_numbers_and_at_most_five_a_day() {
+    let (store, dir) = store("pumping");
+    let t = templates();
+    // Someone files twenty complaints under a victim's number (the From header is theirs
+    // to write): the victim gets five texts in a day, not twenty.
+    for i in 0..20 {
+        let mut c = complaint("en");
+        c.call_id = format!("pump-{i}");
+        c.caller = "+966500000123".into();
+        let ticket = store.submit_sync(&c).expect("filed");
+        notify::queue_created(&store, &t, &ticket, &c, false).expect("queued");
+    }
+    // And a caller without a usable number gets none.
+    let mut anon = complaint("en");
+    anon.call_id = "anon".into();
+    anon.caller = "anonymous".into();
+    let ticket = store.submit_sync(&anon).expect("filed");
+    notify::queue_created(&store, &t, &ticket, &anon, false).expect("queued");
+    let notices = store.notices().expect("read");
+    assert_eq!(notices.len(), notify::SMS_PER_DAY as usize, "{notices:?}");
+    assert!(notices.iter().all(|(n, _)| n.to == "caller:+966500000123"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

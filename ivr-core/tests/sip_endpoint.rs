@@ -992,3 +992,24 @@ fn identifiers_are_not_predictable() {
     );
     assert_ne!(stateless_tag(&mut two).1, first.1);
 }
+
+#[test]
+fn an_asserted_identity_is_handed_up_for_the_runtime_to_judge() {
+    let mut ep = endpoint();
+    let p = Peer::new("pai@192.0.2.7");
+    let (_, events) = deliver(
+        &mut ep,
+        p.request(
+            "INVITE",
+            "inv1",
+            1,
+            "P-Asserted-Identity: <sip:+966511112222@pbx.example>, <tel:+966511112222>\r\n",
+            OFFER,
+        ),
+        0,
+    );
+    let Event::Offered { asserted, .. } = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(asserted.as_deref(), Some("<sip:+966511112222@pbx.example>"));
+}

@@ -14,6 +14,7 @@
 //!   public: 203.0.113.10         # address in Contact and SDP (NAT, or listening on 0.0.0.0)
 //!   codecs: [pcmu, pcma]         # preference
 //!   allow: [127.0.0.0/8, 10.0.0.0/8]   # source networks; default loopback + private ranges
+//!   trusted: [10.0.0.5]          # peers whose P-Asserted-Identity is believed (default: none)
 //!   answer_after_ms: 0           # ring (180) this long before answering
 //!   tcp:                         # limits on SIP over TCP
 //!     max_connections: 1024      # at once, from everyone (more are closed at accept)
@@ -140,6 +141,8 @@ pub struct Sip {
     pub codecs: Option<Vec<String>>,
     /// Source networks allowed to call.
     pub allow: Option<Vec<String>>,
+    /// Peers whose P-Asserted-Identity is believed.
+    pub trusted: Option<Vec<String>>,
     /// Ring this long before answering.
     pub answer_after_ms: Option<u64>,
     /// Limits on SIP over TCP.

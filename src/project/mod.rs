@@ -355,15 +355,20 @@ impl Checked {
                 return Err(self.bad("sip.codecs is empty".into()));
             }
         }
-        if let Some(nets) = &f.sip.allow {
-            rc.allow = nets
-                .iter()
+        let nets = |key: &str, nets: &[String]| {
+            nets.iter()
                 .map(|n| {
                     n.parse::<ipnet::IpNet>()
                         .or_else(|_| n.parse::<IpAddr>().map(ipnet::IpNet::from))
-                        .map_err(|_| self.bad(format!("sip.allow: `{n}` is not a network")))
+                        .map_err(|_| self.bad(format!("sip.{key}: `{n}` is not a network")))
                 })
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if let Some(n) = &f.sip.allow {
+            rc.allow = nets("allow", n)?;
+        }
+        if let Some(n) = &f.sip.trusted {
+            rc.trusted = nets("trusted", n)?;
         }
         let t = &f.sip.tcp;
         for (name, v) in [

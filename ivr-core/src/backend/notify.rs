@@ -266,6 +266,45 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Notices queued for `to` since `since` (RFC 3339).
+    pub fn notices_since(&self, to: &str, since: &str) -> Result<u64, BackendError> {
+        let db = self.db()?;
+        db.query_row(
+            "SELECT COUNT(*) FROM notices WHERE recipient = ?1 AND created_at >= ?2",
+            params![to, since],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(err)
+    }
+
+    /// Queues an SMS to a caller, unless the number cannot take one (not a phone number) or
+    /// has had [`SMS_PER_DAY`] queued in the last 24 hours (a flood of complaints filed under
+    /// someone's number must not make us send them a flood of texts: SMS pumping).
+    pub fn queue_sms(
+        &self,
+        number: &str,
+        kind: &str,
+        ticket: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<bool, BackendError> {
+        if !crate::privacy::textable(number) {
+            return Ok(false);
+        }
+        let to = format!("caller:{number}");
+        let since = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_string();
+        if self.notices_since(&to, &since)? >= SMS_PER_DAY {
+            tracing::warn!(to = %mask_recipient(&to), ticket, "SMS limit for this number reached: not sent");
+            return Ok(false);
+        }
+        self.queue_notice(&to, kind, ticket, language, text)?;
+        Ok(true)
+    }
+
     /// Notices due at `now_ms`.
     pub fn due_notices(
         &self,
@@ -339,6 +378,9 @@ impl SqliteStore {
     }
 }
 
+/// SMS a calling number may be sent in 24 hours.
+pub const SMS_PER_DAY: u64 = 5;
+
 /// Queues the notices of a new ticket: the caller's SMS, and staff's notice when `staff`.
 pub fn queue_created(
     store: &SqliteStore,
@@ -349,13 +391,7 @@ pub fn queue_created(
 ) -> Result<(), BackendError> {
     let lang = lang_of(&c.language);
     if let Some(text) = t.render(lang, "notify-ticket-created", &[("ticket", ticket.into())]) {
-        store.queue_notice(
-            &format!("caller:{}", c.caller),
-            "ticket_created",
-            ticket,
-            lang.code(),
-            &text,
-        )?;
+        store.queue_sms(&c.caller, "ticket_created", ticket, lang.code(), &text)?;
     }
     if staff {
         let args = [
@@ -390,8 +426,8 @@ pub fn queue_status(
     ];
     let kind = format!("status_changed:{}:{}", status.as_str(), info.history.len());
     if let Some(text) = t.render(lang, "notify-status-changed", &args) {
-        store.queue_notice(
-            &format!("caller:{}", info.complaint.caller),
+        store.queue_sms(
+            &info.complaint.caller,
             &kind,
             &info.ticket,
             lang.code(),

@@ -108,7 +108,9 @@ impl Call {
         let mut c = Call {
             config: Arc::clone(&line.config),
             bank: Arc::clone(&line.bank),
-            caller: user_of(&setup.from),
+            caller: crate::privacy::normalise_number(&user_of(
+                setup.asserted.as_deref().unwrap_or(&setup.from),
+            )),
             called: user_of(&setup.to),
             setup,
             t0: now,

@@ -164,6 +164,9 @@ pub struct CallSetup {
     pub from: String,
     /// To header value.
     pub to: String,
+    /// The caller's identity as a trusted peer asserted it (P-Asserted-Identity), when the
+    /// runtime believes it; the calling number is taken from it rather than from From.
+    pub asserted: Option<String>,
     /// Wall clock at the moment the call is made (the `now` given to [`Call::new`]).
     pub started_at: jiff::Timestamp,
     /// Its media.

@@ -93,6 +93,9 @@ pub struct RuntimeConfig {
     pub retry_after: u32,
     /// Source networks allowed to call.
     pub allow: Vec<ipnet::IpNet>,
+    /// Peers whose P-Asserted-Identity is believed (RFC 3325); from anyone else the calling
+    /// number is the From header's.
+    pub trusted: Vec<ipnet::IpNet>,
     /// How long calls in progress may go on after shutdown begins.
     pub grace: Duration,
     /// Recordings and call records.
@@ -113,6 +116,7 @@ impl Default for RuntimeConfig {
             max_calls: 5_000,
             retry_after: 5,
             allow: private_networks(),
+            trusted: Vec::new(),
             grace: Duration::from_secs(30),
             data: PathBuf::from("ivr-data"),
             tcp: TcpLimits::default(),

@@ -235,8 +235,12 @@ impl SipTask {
                 from,
                 to,
                 source,
+                asserted,
                 ..
-            } => self.offered(call, call_id, from, to, source),
+            } => {
+                let asserted = believed(asserted, source, &self.cfg.trusted);
+                self.offered(call, call_id, from, to, source, asserted)
+            }
             Event::Ended { call, .. } => {
                 if let Some((from, id)) = self.call_streams.remove(&call)
                     && let Some(s) = self.streams.get(&from).filter(|s| s.id == id)
@@ -265,6 +269,7 @@ impl SipTask {
         from: String,
         to: String,
         source: SocketAddr,
+        asserted: Option<String>,
     ) {
         let now = self.clock.now();
         if let Some(s) = self.streams.get(&source) {
@@ -283,6 +288,7 @@ impl SipTask {
         tracing::info!(parent: &span, from = %crate::privacy::mask_address(&from), "call offered");
         let setup = CallSetup {
             uid: self.ep.fresh_id(),
+            asserted,
             call_id,
             from,
             to,
@@ -316,6 +322,16 @@ impl SipTask {
     }
 }
 
+/// RFC 3325: an asserted identity is believed from a trusted peer only.
+fn believed(
+    asserted: Option<String>,
+    source: SocketAddr,
+    trusted: &[ipnet::IpNet],
+) -> Option<String> {
+    let ip = source.ip().to_canonical();
+    asserted.filter(|_| trusted.iter().any(|n| n.contains(&ip)))
+}
+
 /// SIP events that may wait for one call's task.
 const CALL_EVENTS: usize = 64;
 
@@ -346,5 +362,28 @@ fn call_of(e: &Event) -> Option<CallRef> {
         | Event::Info { call, .. }
         | Event::Transferred { call, .. }
         | Event::Ended { call, .. } => Some(*call),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asserted_identity_is_believed_from_trusted_peers_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.5/32".parse().expect("net")];
+        let pai = || Some("<sip:+966511112222@pbx>".to_string());
+        let from = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(believed(pai(), from("10.0.0.5:5060"), &trusted), pai());
+        assert_eq!(
+            believed(pai(), from("[::ffff:10.0.0.5]:5060"), &trusted),
+            pai()
+        );
+        assert_eq!(believed(pai(), from("10.0.0.6:5060"), &trusted), None);
+        assert_eq!(
+            believed(pai(), from("10.0.0.5:5060"), &[]),
+            None,
+            "none by default"
+        );
     }
 }

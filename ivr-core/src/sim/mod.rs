@@ -143,6 +143,7 @@ pub fn simulate(
     let setup = CallSetup {
         call_id: opts.call_id.clone(),
         uid: opts.call_id.clone(),
+        asserted: None,
         from: format!("<sip:{}@sim.invalid>", opts.caller),
         to: format!("<sip:{}@sim.invalid>", opts.called),
         started_at: opts.at,

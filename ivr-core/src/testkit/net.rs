@@ -550,6 +550,7 @@ impl Net {
                 self.ports_in_use.insert(port);
                 let setup = CallSetup {
                     uid: format!("net{:020x}", self.calls.len() + self.finished.len()),
+                    asserted: None,
                     call_id,
                     from,
                     to,

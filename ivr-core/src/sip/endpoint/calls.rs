@@ -57,6 +57,9 @@ impl Endpoint {
             from: req.header("from").unwrap_or("").to_string(),
             to: req.header("to").unwrap_or("").to_string(),
             source: from.addr,
+            asserted: req
+                .header("p-asserted-identity")
+                .map(|v| v.split(',').next().unwrap_or(v).trim().to_string()),
             media: media.clone(),
         };
         self.legs.insert(

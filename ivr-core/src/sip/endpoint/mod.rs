@@ -135,6 +135,9 @@ pub enum Event {
         to: String,
         /// Where the INVITE came from (the caller, or the proxy in front of it).
         source: SocketAddr,
+        /// The P-Asserted-Identity the INVITE carried (RFC 3325), if any: to be believed only
+        /// when `source` is a trusted peer.
+        asserted: Option<String>,
         /// The agreed stream, when the INVITE carried an offer.
         media: Option<Agreed>,
     },
