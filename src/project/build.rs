@@ -107,6 +107,8 @@ impl Project {
         if let Some(t) = b.timeout_seconds {
             c.timeout = Duration::from_secs(t.max(1));
         }
+        // A claim outlives one attempt (its HTTP time limit), not much more.
+        c.lease = (c.timeout * 3).max(Duration::from_secs(5));
         Some(c)
     }
 

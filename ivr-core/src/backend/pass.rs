@@ -10,8 +10,10 @@
 use super::BackendError;
 use std::time::Duration;
 
-/// How long a claimed item stays claimed when its result cannot be recorded.
-pub const LEASE: Duration = Duration::from_secs(600);
+/// How long a claimed item stays claimed when its result cannot be recorded (or the process
+/// died while sending it): long enough for one attempt, short enough that a crash delays a
+/// delivery by half a minute, not more.
+pub const LEASE: Duration = Duration::from_secs(30);
 
 /// What one pass did.
 #[derive(Debug, Default)]
