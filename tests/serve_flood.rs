@@ -26,17 +26,6 @@ fn request(method: &str, server: SocketAddr, local: SocketAddr, n: u64, body: &s
     .into_bytes()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// The status codes `sock` has received so far, with whether each had Retry-After.
 fn codes(sock: &UdpSocket) -> Vec<(u16, bool)> {
     let mut out = Vec::new();
@@ -60,7 +49,7 @@ fn an_invite_storm_leaves_the_server_small_and_answering() {
         "flows/complaint_940.flow",
         "limits:\n  max_calls: 300\n  grace_seconds: 1\n  rate_per_source: 20\n  burst: 20\n  unconfirmed_per_source: 3\n",
     );
-    let before = rss_kib(s.pid());
+    let before = s.rss_kib();
     let sources: Vec<UdpSocket> = (0..2_000u32)
         .map(|i| {
             let ip = format!("127.1.{}.{}", i / 250, i % 250 + 1);
@@ -102,11 +91,11 @@ fn an_invite_storm_leaves_the_server_small_and_answering() {
                 break;
             }
         }
-        peak = peak.max(rss_kib(s.pid()));
+        peak = peak.max(s.rss_kib());
     }
     let storm = t.elapsed();
     std::thread::sleep(Duration::from_millis(500));
-    peak = peak.max(rss_kib(s.pid()));
+    peak = peak.max(s.rss_kib());
     let seen: Vec<(u16, bool)> = sources.iter().flat_map(codes).collect();
     let refused = seen.iter().filter(|(c, _)| *c == 503).count();
     let log = s.stop().1;

@@ -215,21 +215,10 @@ fn idle_and_trickling_connections_are_closed_but_busy_ones_stay() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_peer_that_never_reads_is_disconnected_and_the_server_stays_small() {
     let s = Served::start("tcp-noread", "flows/complaint_940.flow", "");
-    let before = rss_kib(s.pid());
+    let before = s.rss_kib();
     let mut peer = connect_from("127.0.0.1", s.addr);
     // A small receive buffer, so that the server's answers back up sooner.
     let local = peer.local_addr().expect("local");
@@ -248,7 +237,7 @@ fn a_peer_that_never_reads_is_disconnected_and_the_server_stays_small() {
             }
         }
     }
-    let peak = rss_kib(s.pid());
+    let peak = s.rss_kib();
     assert!(
         cut,
         "a peer that never reads is disconnected ({sent} OPTIONS sent)"

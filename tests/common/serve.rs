@@ -168,6 +168,18 @@ impl Served {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// The server's resident memory now, KiB (`VmRSS`; 0 when it cannot be read).
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// The scratch folder (for SIPp's working directory and files).
     pub fn dir(&self) -> &Path {
         &self.scratch.0

@@ -5,7 +5,7 @@
 //! a thread hands them to a [`Notifier`] and retries failures with backoff. Nothing here runs
 //! on a call's path: queueing is one insert.
 
-use super::pass::{Pass, StoreBackoff};
+use super::pass::{Pass, StoreBackoff, run_passes};
 use super::sqlite::{SqliteStore, err};
 use super::{BackendError, Complaint, ComplaintBackend, Status, TicketInfo};
 use fluent_bundle::concurrent::FluentBundle;
@@ -530,24 +530,6 @@ pub fn mask_recipient(to: &str) -> String {
     }
 }
 
-/// Sleeps `wait`, ignoring wake-ups; `Err` when the owner is gone.
-pub(crate) fn sleep_unless_dropped(
-    woken: &mpsc::Receiver<()>,
-    wait: Duration,
-) -> Result<(), mpsc::RecvTimeoutError> {
-    let until = std::time::Instant::now() + wait;
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Ok(());
-        }
-        match woken.recv_timeout(left) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 impl Notifications {
     /// Starts the thread; staff notices are sent when `staff`.
     pub fn start(
@@ -562,23 +544,15 @@ impl Notifications {
             .spawn(move || {
                 let mut backoff = StoreBackoff::default();
                 loop {
-                    let wait = loop {
+                    let passes = || {
                         let pass = send_due(&store, notifier.as_ref(), retry, staff);
                         if let Some(e) = &pass.store_error {
                             tracing::error!(error = %e, "notice store failed: pass stopped");
                         }
-                        if !pass.go_on() {
-                            break backoff.after(&pass);
-                        }
-                        backoff.after(&pass);
+                        pass
                     };
-                    if !wait.is_zero() {
-                        // The store let us down: wait, woken only by the end.
-                        if let Err(mpsc::RecvTimeoutError::Disconnected) =
-                            sleep_unless_dropped(&woken, wait)
-                        {
-                            return;
-                        }
+                    if run_passes(&mut backoff, &woken, passes).is_err() {
+                        return;
                     }
                     match woken.recv_timeout(Duration::from_millis(500)) {
                         Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}

@@ -12,7 +12,7 @@
 //! is the one case HTTP cannot settle; every post carries the local ticket as
 //! `attribute[ivr_ticket]` so that the remote side (or its operators) can recognise a repeat.
 
-use super::pass::{Pass, StoreBackoff};
+use super::pass::{Pass, StoreBackoff, run_passes};
 use super::sqlite::SqliteStore;
 use super::{BackendError, Complaint, ComplaintBackend, Status, TicketInfo};
 use serde::Deserialize;
@@ -408,15 +408,7 @@ impl Open311Backend {
                 let mut last_sync = std::time::Instant::now();
                 let mut backoff = StoreBackoff::default();
                 loop {
-                    let wait = loop {
-                        let pass = deliver_due(&s, &c);
-                        if !pass.go_on() {
-                            break backoff.after(&pass);
-                        }
-                        backoff.after(&pass);
-                    };
-                    if !wait.is_zero() && super::notify::sleep_unless_dropped(&woken, wait).is_err()
-                    {
+                    if run_passes(&mut backoff, &woken, || deliver_due(&s, &c)).is_err() {
                         return;
                     }
                     if last_sync.elapsed() >= c.cfg.sync_every {

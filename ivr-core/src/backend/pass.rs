@@ -8,6 +8,7 @@
 //! each pass that failed so (from one second, doubling, at most a minute).
 
 use super::BackendError;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long a claimed item stays claimed when its result cannot be recorded (or the process
@@ -51,6 +52,45 @@ impl StoreBackoff {
                 self.failures = self.failures.saturating_add(1);
                 Duration::from_secs(1u64 << (self.failures - 1).min(6)).min(Duration::from_secs(60))
             }
+        }
+    }
+}
+
+/// Runs `pass` until one does nothing or meets a store error, then, after a store error,
+/// waits as `backoff` says (wake-ups ignored). `Err` when the thread's owner is gone.
+pub fn run_passes(
+    backoff: &mut StoreBackoff,
+    woken: &mpsc::Receiver<()>,
+    mut pass: impl FnMut() -> Pass,
+) -> Result<(), mpsc::RecvTimeoutError> {
+    let wait = loop {
+        let p = pass();
+        let wait = backoff.after(&p);
+        if !p.go_on() {
+            break wait;
+        }
+    };
+    if wait.is_zero() {
+        Ok(())
+    } else {
+        sleep_unless_dropped(woken, wait)
+    }
+}
+
+/// Sleeps `wait`, ignoring wake-ups; `Err` when the owner is gone.
+fn sleep_unless_dropped(
+    woken: &mpsc::Receiver<()>,
+    wait: Duration,
+) -> Result<(), mpsc::RecvTimeoutError> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        match woken.recv_timeout(left) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => return Err(e),
         }
     }
 }

@@ -16,7 +16,7 @@ impl Endpoint {
             self.refuse_flood(&req, from.addr);
             return;
         }
-        let local_tag = self.unique();
+        let local_tag = self.fresh_id();
         let dialog = match Dialog::from_invite(&req, &local_tag) {
             Ok(d) => d,
             Err(e) => {

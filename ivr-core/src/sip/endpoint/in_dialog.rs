@@ -167,7 +167,7 @@ impl Endpoint {
         headers: &[(&str, String)],
         now: Time,
     ) {
-        let branch = format!("z9hG4bK{}", self.unique());
+        let branch = format!("z9hG4bK{}", self.fresh_id());
         let via = format!("SIP/2.0/UDP {}", self.cfg.local);
         let contact = self.contact();
         let Some(leg) = self.legs.get_mut(&call) else {

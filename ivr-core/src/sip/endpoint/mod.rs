@@ -483,10 +483,6 @@ impl Endpoint {
         self.out.pop_front()
     }
 
-    fn unique(&mut self) -> String {
-        self.ids.token()
-    }
-
     /// A fresh identifier from the endpoint's generator (96 random bits, hex), for the
     /// runtime's own ids of calls.
     pub fn fresh_id(&mut self) -> String {
@@ -674,8 +670,11 @@ impl Endpoint {
         // A new transaction: within the flood limits, or refused without state. A request
         // inside a dialog we know costs nothing (its tags are ours and unguessable).
         if method != "ACK" {
-            let known = DialogId::of_request(&req).is_some_and(|d| self.by_dialog.contains_key(&d));
             let limits = self.cfg.flood;
+            // Only a request with a To tag can belong to a dialog: the others (INVITE,
+            // OPTIONS) are judged without building a dialog id.
+            let known = req.header("to").and_then(dialog::tag).is_some()
+                && DialogId::of_request(&req).is_some_and(|d| self.by_dialog.contains_key(&d));
             if self.server.len() >= limits.max_transactions
                 || (!known
                     && !self
@@ -730,7 +729,7 @@ impl Endpoint {
             .header("to")
             .and_then(dialog::tag)
             .map(str::to_string)
-            .unwrap_or_else(|| self.unique());
+            .unwrap_or_else(|| self.fresh_id());
         let bytes: Arc<[u8]> =
             response::build(req, from.addr, code, Some(&tag), headers, body).into();
         let mut tx = NonInviteServer::new(self.cfg.timers, from.reliable);
