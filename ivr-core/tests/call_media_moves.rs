@@ -13,17 +13,7 @@ use ivr_core::{Key, Time};
 use std::net::SocketAddr;
 
 fn net(link: LinkConfig) -> Net {
-    let line = hotline::line("complaint_940.flow", |_| {});
-    Net::new(
-        line,
-        ivr_core::testkit::canned(),
-        NetConfig {
-            seed: 21,
-            sip_link: link,
-            rtp_link: link,
-            ..NetConfig::default()
-        },
-    )
+    hotline::net(21, link, |_| {})
 }
 
 #[test]

@@ -9,22 +9,12 @@ mod hotline;
 use ivr_core::call::{CallConfig, CallEvent, LatchFrom};
 use ivr_core::media::rtp;
 use ivr_core::softphone::{KeyTiming, parse_steps};
-use ivr_core::testkit::{Datagram, LinkConfig, Net, NetConfig};
+use ivr_core::testkit::{Datagram, LinkConfig, Net};
 use ivr_core::{Key, Time};
 use std::net::SocketAddr;
 
 fn net(link: LinkConfig, configure: impl FnOnce(&mut CallConfig)) -> Net {
-    let line = hotline::line("complaint_940.flow", configure);
-    Net::new(
-        line,
-        ivr_core::testkit::canned(),
-        NetConfig {
-            seed: 33,
-            sip_link: link,
-            rtp_link: link,
-            ..NetConfig::default()
-        },
-    )
+    hotline::net(33, link, configure)
 }
 
 /// One packet of the stranger's: every fifth an RFC 4733 key 9 (start, then end), the rest
@@ -118,6 +108,11 @@ fn assert_untouched(net: &Net, stranger: &[SocketAddr]) {
         r.steps.iter().any(|s| s == "step describe"),
         "the complaint went on: {:?}",
         r.steps
+    );
+    let refused = r.media.map_or(0, |m| m.refused_packets);
+    assert!(
+        refused > 1_000,
+        "the call record counts the stranger's packets: {refused}"
     );
 }
 

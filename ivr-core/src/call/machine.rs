@@ -455,6 +455,7 @@ impl Call {
                 ticks: self.ticks,
                 late_ticks: self.late_ticks,
                 max_late_ms: self.max_late_ms,
+                refused_packets: m.refused_packets(),
             });
         }
         self.emit(CallEvent::Ended { outcome, hangup_by });

@@ -186,6 +186,14 @@ impl Media {
         }
     }
 
+    /// Packets the latch refused (real media only).
+    pub(crate) fn refused_packets(&self) -> u64 {
+        match self {
+            Media::Rtp(s) => s.refused_packets(),
+            Media::Model(_) => 0,
+        }
+    }
+
     pub(crate) fn inband(&self) -> bool {
         match self {
             Media::Rtp(s) => s.inband(),

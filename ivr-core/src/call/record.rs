@@ -92,6 +92,9 @@ pub struct MediaRecord {
     pub late_ticks: u64,
     /// The latest a tick ran after its deadline, in milliseconds.
     pub max_late_ms: u64,
+    /// RTP packets not taken from strangers, unconfirmed sources or other networks (a
+    /// number that grows during calls says someone is spraying the media ports).
+    pub refused_packets: u64,
 }
 
 /// One ended call.

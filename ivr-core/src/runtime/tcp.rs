@@ -90,7 +90,14 @@ impl Stream {
 /// connection as it ends.
 #[derive(Debug, Default)]
 struct Gate {
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<Open>,
+}
+
+/// Connections open: in all, and by IP.
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
 }
 
 /// A connection's place in the [`Gate`], given back on drop.
@@ -102,11 +109,12 @@ struct Admitted {
 impl Drop for Admitted {
     fn drop(&mut self) {
         let mut open = self.gate.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.ip) {
+        if let Some(n) = open.by_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
-                open.remove(&self.ip);
+                open.by_ip.remove(&self.ip);
             }
+            open.total -= 1;
         }
     }
 }
@@ -115,15 +123,15 @@ impl Gate {
     /// Why a connection from `ip` may not open, if it may not.
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &TcpLimits) -> Result<Admitted, &'static str> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let total: usize = open.values().sum();
-        if total >= limits.max_connections {
+        if open.total >= limits.max_connections {
             return Err("too many TCP connections");
         }
-        let mine = open.entry(ip).or_default();
+        let mine = open.by_ip.entry(ip).or_default();
         if *mine >= limits.per_ip {
             return Err("too many TCP connections from this address");
         }
         *mine += 1;
+        open.total += 1;
         Ok(Admitted {
             gate: Arc::clone(self),
             ip,

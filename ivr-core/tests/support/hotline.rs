@@ -63,3 +63,22 @@ pub fn voice() -> Arc<[i16]> {
         .expect("the caller's voice")
         .samples
 }
+
+/// The hotline (`complaint_940.flow`, settings changed by `f`) on a test network whose SIP and
+/// RTP links behave as `link`, answering backend requests with the canned backend.
+pub fn net(
+    seed: u64,
+    link: ivr_core::testkit::LinkConfig,
+    f: impl FnOnce(&mut CallConfig),
+) -> ivr_core::testkit::Net {
+    ivr_core::testkit::Net::new(
+        line("complaint_940.flow", f),
+        ivr_core::testkit::canned(),
+        ivr_core::testkit::NetConfig {
+            seed,
+            sip_link: link,
+            rtp_link: link,
+            ..ivr_core::testkit::NetConfig::default()
+        },
+    )
+}
